@@ -1,0 +1,52 @@
+// Every configuration key's default, in one place (STYLE.md "Configuration").
+//
+// config.hpp initialises its structs from these, so a default-constructed Config is the
+// configuration of a file that sets nothing. Keys without an entry here are required
+// (taps, and each tap's name and port a) or default to empty (dpdk.eal, threads.*, on_rotate).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "config/enums.hpp"
+
+namespace taprec::defaults {
+
+// dpdk:
+// 2^n - 1 because a DPDK mempool of 2^n - 1 elements uses its memory best.
+inline constexpr uint32_t dpdk_mbufs_per_port = 262143;
+inline constexpr uint32_t dpdk_rx_descriptors = 4096;
+
+// taps[]:
+inline constexpr std::optional<uint32_t> tap_workers = std::nullopt;  // auto: what the ports offer
+inline constexpr TimestampSource tap_timestamps = TimestampSource::automatic;
+inline constexpr uint64_t tap_reorder_window_ns = 200'000;  // 200us
+inline constexpr ReplaySpeed port_speed = ReplaySpeed::max;
+
+// threads:
+// Without pinning, stages share cores with each other and the rest of the box, so an idle
+// poller must give its core away rather than spin.
+inline constexpr IdlePolicy threads_idle = IdlePolicy::sleep;
+
+inline constexpr uint32_t ring_capacity = 65536;
+
+// output:
+inline constexpr std::string_view output_directory = "/var/lib/taprec";
+inline constexpr std::string_view output_name = "{tap}-%Y%m%d-%H%M%S";
+inline constexpr OutputFormat output_format = OutputFormat::pcap_ns;
+inline constexpr uint32_t output_snaplen = 262144;
+inline constexpr std::string_view output_filter = "";
+inline constexpr uint64_t rotate_bytes = uint64_t{1} << 30;  // 1GiB
+inline constexpr uint64_t rotate_seconds = 300;
+inline constexpr uint64_t rotate_packets = 0;
+inline constexpr uint64_t retention_max_bytes = 0;  // 0: no limit
+inline constexpr uint64_t retention_max_files = 0;  // 0: no limit
+inline constexpr uint32_t retention_min_free_percent = 5;
+// output.on_rotate: empty, nothing is run.
+
+// stats:
+inline constexpr uint64_t stats_interval_ns = 10'000'000'000;  // 10s
+inline constexpr std::string_view stats_prometheus_textfile = "";  // "": not written
+
+}  // namespace taprec::defaults

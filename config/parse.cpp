@@ -1,0 +1,261 @@
+#include "config/parse.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+#include "config/yaml_reader.hpp"
+
+namespace taprec {
+
+namespace {
+
+// The schema: the valid keys of each map, in the order DESIGN.md lists them.
+constexpr std::string_view top_keys[] = {"dpdk", "taps", "threads", "ring_capacity", "output", "stats"};
+constexpr std::string_view dpdk_keys[] = {"eal", "mbufs_per_port", "rx_descriptors"};
+constexpr std::string_view tap_keys[] = {"name", "a", "b", "workers", "timestamps", "reorder_window"};
+constexpr std::string_view port_keys[] = {"driver", "device", "interface", "file", "speed"};
+constexpr std::string_view threads_keys[] = {"rx", "workers", "writer", "idle"};
+constexpr std::string_view output_keys[] = {"directory", "name",      "format",    "snaplen",
+                                            "filter",    "rotate",    "retention", "on_rotate"};
+constexpr std::string_view rotate_keys[] = {"bytes", "seconds", "packets"};
+constexpr std::string_view retention_keys[] = {"max_bytes", "max_files", "min_free_percent"};
+constexpr std::string_view stats_keys[] = {"interval", "prometheus_textfile"};
+
+constexpr uint64_t u32_max = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t u64_max = std::numeric_limits<uint64_t>::max();
+
+void parse_dpdk(YamlReader& r, const Field& field, DpdkConfig& dpdk) {
+    dpdk.present = field.given();
+    const auto s = r.map(field, dpdk_keys);
+    if (!s) return;
+    if (auto v = r.strings((*s)["eal"], "EAL arguments such as [\"-l\", \"0-4\"]")) dpdk.eal = *v;
+    if (auto v = r.number((*s)["mbufs_per_port"], u32_max, "a number of mbufs such as 262143")) {
+        dpdk.mbufs_per_port = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.number((*s)["rx_descriptors"], u32_max, "a number of descriptors such as 4096")) {
+        dpdk.rx_descriptors = static_cast<uint32_t>(*v);
+    }
+}
+
+// Which keys a port takes depends on its driver; say what to write instead.
+void check_port_keys(YamlReader& r, const Section& s, const PortConfig& port) {
+    const Field device = s["device"], interface = s["interface"], file = s["file"], speed = s["speed"];
+    if (port.driver == DriverKind::dpdk) {
+        if (port.device.empty()) {
+            r.error(device, "required for driver dpdk: a PCI address such as 0000:3b:00.0, or a vdev "
+                            "such as net_pcap0,rx_pcap=a.pcap");
+        }
+        if (interface.given()) {
+            r.error(interface, "not a dpdk key; capture a live interface with driver: pcap, or with "
+                               "device: net_af_packet0,iface=NAME");
+        }
+        if (file.given()) {
+            r.error(file, "not a dpdk key; replay a file with driver: pcap, or with "
+                          "device: net_pcap0,rx_pcap=FILE");
+        }
+        if (speed.given()) r.error(speed, "not a dpdk key; speed applies to driver: pcap with file:");
+        return;
+    }
+    if (device.given()) {
+        r.error(device, "not a pcap key; give interface: (live) or file: (replay), or use driver: dpdk");
+    }
+    if (!port.interface.empty() && !port.file.empty()) {
+        r.error(file, "give either interface: (live capture) or file: (replay), not both");
+    }
+    if (port.interface.empty() && port.file.empty()) {
+        r.error(Field{s.node, s.key}, "driver pcap needs interface: NAME (live capture) or "
+                                      "file: PATH (replay)");
+    }
+    if (speed.given() && port.file.empty()) {
+        r.error(speed, "speed applies only to replaying a file (file: PATH); remove it");
+    }
+}
+
+PortConfig parse_port(YamlReader& r, const Field& field) {
+    PortConfig port;
+    port.mark.line = r.line(field);
+    const auto s = r.map(field, port_keys);
+    if (!s) return port;
+    if (auto v = r.string((*s)["device"])) port.device = *v;
+    if (auto v = r.string((*s)["interface"])) port.interface = *v;
+    if (auto v = r.string((*s)["file"])) port.file = *v;
+    if (auto v = r.choice<ReplaySpeed>((*s)["speed"])) port.speed = *v;
+    const Field driver = (*s)["driver"];
+    if (!driver.given()) {
+        r.error(driver, "required: dpdk or pcap");
+    } else if (auto v = r.choice<DriverKind>(driver)) {
+        port.driver = *v;
+        check_port_keys(r, *s, port);
+    }
+    return port;
+}
+
+TapConfig parse_tap(YamlReader& r, const Field& field) {
+    TapConfig tap;
+    tap.mark.line = r.line(field);
+    const auto s = r.map(field, tap_keys);
+    if (!s) return tap;
+    if (!field.node.IsMap()) {  // an empty `- ` entry
+        r.error(field, "expected a tap: a map with keys name, a and optionally b, workers, ...");
+        return tap;
+    }
+    const Field name = (*s)["name"];
+    if (!name.given()) {
+        r.error(name, "required: letters, digits, '_' and '-', e.g. uplink; it names the output files");
+    } else if (auto v = r.string(name)) {
+        tap.name = *v;
+    }
+    const Field a = (*s)["a"];
+    if (!a.given()) {
+        r.error(a, "required: the port of the A->B direction, e.g. a: {driver: pcap, interface: eth1}");
+    } else {
+        tap.a = parse_port(r, a);
+    }
+    if (const Field b = (*s)["b"]; b.given()) tap.b = parse_port(r, b);
+    if (const Field workers = (*s)["workers"]; workers.given()) {
+        if (workers.node.IsScalar() && workers.node.Scalar() == "auto") {
+            tap.workers = std::nullopt;
+        } else if (auto v = r.number(workers, u32_max, "auto or a number of workers such as 2")) {
+            tap.workers = static_cast<uint32_t>(*v);
+        }
+    }
+    if (auto v = r.choice<TimestampSource>((*s)["timestamps"])) tap.timestamps = *v;
+    if (auto v = r.duration((*s)["reorder_window"])) tap.reorder_window_ns = *v;
+    return tap;
+}
+
+void parse_taps(YamlReader& r, const Field& field, std::vector<TapConfig>& taps) {
+    if (!field.given()) {
+        r.error(field, "required: a list of taps, e.g. taps: [{name: uplink, a: {driver: pcap, "
+                       "interface: eth1}}]");
+        return;
+    }
+    const auto elements = r.list(field, "taps, each starting with - name: ...");
+    if (!elements) return;
+    if (elements->empty()) r.error(field, "is empty; list at least one tap");
+    for (const Field& element : *elements) taps.push_back(parse_tap(r, element));
+}
+
+void parse_threads(YamlReader& r, const Field& field, ThreadsConfig& threads) {
+    const auto s = r.map(field, threads_keys);
+    if (!s) return;
+    if (auto v = r.cores((*s)["rx"])) threads.rx = *v;
+    if (auto v = r.cores((*s)["workers"])) threads.workers = *v;
+    if (auto v = r.core((*s)["writer"])) threads.writer = *v;
+    if (auto v = r.choice<IdlePolicy>((*s)["idle"])) threads.idle = *v;
+}
+
+void parse_rotate(YamlReader& r, const Field& field, RotateConfig& rotate) {
+    const auto s = r.map(field, rotate_keys);
+    if (!s) return;
+    if (auto v = r.size((*s)["bytes"], u64_max)) rotate.bytes = *v;
+    if (auto v = r.number((*s)["seconds"], u64_max, "a number of seconds such as 300")) rotate.seconds = *v;
+    if (auto v = r.number((*s)["packets"], u64_max, "a number of packets such as 1000000")) {
+        rotate.packets = *v;
+    }
+}
+
+void parse_retention(YamlReader& r, const Field& field, RetentionConfig& retention) {
+    const auto s = r.map(field, retention_keys);
+    if (!s) return;
+    if (auto v = r.size((*s)["max_bytes"], u64_max)) retention.max_bytes = *v;
+    if (auto v = r.number((*s)["max_files"], u64_max, "a number of files such as 1000")) {
+        retention.max_files = *v;
+    }
+    if (auto v = r.number((*s)["min_free_percent"], u32_max, "a percentage such as 5")) {
+        retention.min_free_percent = static_cast<uint32_t>(*v);
+    }
+}
+
+void parse_output(YamlReader& r, const Field& field, OutputConfig& output) {
+    const auto s = r.map(field, output_keys);
+    if (!s) return;
+    if (auto v = r.string((*s)["directory"])) output.directory = *v;
+    if (auto v = r.string((*s)["name"])) output.name = *v;
+    if (auto v = r.choice<OutputFormat>((*s)["format"])) output.format = *v;
+    if (auto v = r.size((*s)["snaplen"], u32_max)) output.snaplen = static_cast<uint32_t>(*v);
+    if (auto v = r.string((*s)["filter"])) output.filter = *v;
+    parse_rotate(r, (*s)["rotate"], output.rotate);
+    parse_retention(r, (*s)["retention"], output.retention);
+    if (auto v = r.strings((*s)["on_rotate"], "program and arguments such as [\"/usr/local/bin/ids-feed\", "
+                                              "\"{path}\"]")) {
+        output.on_rotate = *v;
+    }
+}
+
+void parse_stats(YamlReader& r, const Field& field, StatsConfig& stats) {
+    const auto s = r.map(field, stats_keys);
+    if (!s) return;
+    if (auto v = r.duration((*s)["interval"])) stats.interval_ns = *v;
+    if (auto v = r.string((*s)["prometheus_textfile"])) stats.prometheus_textfile = *v;
+}
+
+void parse_document(YamlReader& r, const YAML::Node& root, Config& config) {
+    // An empty file is an empty map: it then fails only for want of taps.
+    const Field document{root.IsDefined() ? root : YAML::Node(YAML::NodeType::Null), ""};
+    const auto top = r.map(document, top_keys);
+    if (!top) return;
+    parse_dpdk(r, (*top)["dpdk"], config.dpdk);
+    parse_taps(r, (*top)["taps"], config.taps);
+    parse_threads(r, (*top)["threads"], config.threads);
+    if (auto v = r.number((*top)["ring_capacity"], u32_max, "a number of packets such as 65536")) {
+        config.ring_capacity = static_cast<uint32_t>(*v);
+    }
+    parse_output(r, (*top)["output"], config.output);
+    parse_stats(r, (*top)["stats"], config.stats);
+}
+
+int line_of(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
+
+}  // namespace
+
+ParseResult parse_config_text(const std::string& yaml_text, const std::string& path) {
+    ParseResult result;
+    result.config.path = path;
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(yaml_text);
+    } catch (const YAML::Exception& e) {
+        result.errors.push_back({path, line_of(e.mark), "", "not valid YAML: " + e.msg});
+        return result;
+    }
+    if (documents.size() > 1) {
+        result.errors.push_back({path, line_of(documents[1].Mark()), "",
+                                 "a second YAML document (after ---); keep the whole configuration in one"});
+        return result;
+    }
+    YamlReader reader(result.config, result.errors);
+    try {
+        parse_document(reader, documents.empty() ? YAML::Node() : documents[0], result.config);
+    } catch (const YAML::Exception& e) {
+        // A shape the checks did not foresee; still an error with a line, never a crash.
+        result.errors.push_back({path, line_of(e.mark), "", "cannot read this value: " + e.msg});
+    }
+    return result;
+}
+
+ParseResult load_config_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        ParseResult result;
+        result.config.path = path;
+        result.errors.push_back({path, 0, "", "is a directory; give the configuration file"});
+        return result;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string text;
+    if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.is_open() || in.bad()) {
+        ParseResult result;
+        result.config.path = path;
+        result.errors.push_back({path, 0, "", std::string("cannot read: ") + std::strerror(errno)});
+        return result;
+    }
+    return parse_config_text(text, path);
+}
+
+}  // namespace taprec

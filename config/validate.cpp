@@ -1,0 +1,193 @@
+#include "config/validate.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+#include "config/units.hpp"
+
+namespace taprec {
+
+namespace {
+
+std::string quote(const std::string& text) { return "\"" + text + "\""; }
+
+bool is_name_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+// Collects errors for one Config; each check names the key it is about.
+class Checker {
+public:
+    explicit Checker(const Config& config) : config_(config) {}
+
+    void fail(std::string key, std::string message) {
+        errors_.push_back(config_.error(std::move(key), std::move(message)));
+    }
+    std::vector<ConfigError> take() { return std::move(errors_); }
+
+private:
+    const Config& config_;
+    std::vector<ConfigError> errors_;
+};
+
+void check_tap_name(Checker& c, const Config& config, size_t i) {
+    const std::string& name = config.taps[i].name;
+    const std::string key = "taps[" + std::to_string(i) + "].name";
+    if (name.empty()) {
+        c.fail(key, "is empty; give the tap a name of letters, digits, '_' and '-', e.g. uplink");
+        return;
+    }
+    if (!std::all_of(name.begin(), name.end(), is_name_char)) {
+        std::string fixed = name;
+        std::replace_if(fixed.begin(), fixed.end(), [](char ch) { return !is_name_char(ch); }, '_');
+        c.fail(key, quote(name) + " has characters other than letters, digits, '_' and '-'; it names "
+                    "files and folders, so use e.g. " + quote(fixed));
+    }
+    for (size_t j = 0; j < i; ++j) {
+        if (config.taps[j].name != name) continue;
+        const std::string other = "taps[" + std::to_string(j) + "]";
+        const int other_line = config.line_of(other);
+        c.fail(key, quote(name) + " is already the name of " + other +
+                        (other_line > 0 ? " (line " + std::to_string(other_line) + ")" : "") +
+                        "; each tap writes to DIRECTORY/NAME/, so give each tap its own name");
+        break;
+    }
+}
+
+void check_taps(Checker& c, const Config& config) {
+    if (config.taps.empty()) c.fail("taps", "no taps; list at least one");
+    for (size_t i = 0; i < config.taps.size(); ++i) {
+        const TapConfig& tap = config.taps[i];
+        const std::string key = "taps[" + std::to_string(i) + "]";
+        check_tap_name(c, config, i);
+        if (tap.workers && (*tap.workers < 1 || *tap.workers > limits::max_workers)) {
+            c.fail(key + ".workers", std::to_string(*tap.workers) + " workers requested; set workers to "
+                                     "a number from 1 to " + std::to_string(limits::max_workers) +
+                                     ", or auto");
+        }
+        if (tap.reorder_window_ns > limits::max_reorder_window_ns) {
+            c.fail(key + ".reorder_window",
+                   format_duration(tap.reorder_window_ns) + " would hold packets in memory that long "
+                   "before writing them; set it to " + format_duration(limits::max_reorder_window_ns) +
+                   " or less (default " + format_duration(defaults::tap_reorder_window_ns) + ")");
+        }
+    }
+}
+
+void check_core_list(Checker& c, const std::vector<int>& cores, const std::string& key) {
+    for (size_t i = 0; i < cores.size(); ++i) {
+        if (cores[i] > limits::max_core) {
+            c.fail(key + "[" + std::to_string(i) + "]",
+                   "core " + std::to_string(cores[i]) + " is out of range; cores are numbered 0 to " +
+                       std::to_string(limits::max_core));
+        }
+    }
+}
+
+void check_threads(Checker& c, const Config& config) {
+    const ThreadsConfig& threads = config.threads;
+    check_core_list(c, threads.rx, "threads.rx");
+    check_core_list(c, threads.workers, "threads.workers");
+    if (threads.writer && *threads.writer > limits::max_core) {
+        c.fail("threads.writer", "core " + std::to_string(*threads.writer) +
+                                     " is out of range; cores are numbered 0 to " +
+                                     std::to_string(limits::max_core));
+    }
+    if (threads.workers.empty() || config.taps.empty()) return;
+    // Each worker needs its own core from the list; the tap with the most workers sets the need.
+    // A tap with workers: auto is checked by the daemon, once the ports say what they offer.
+    size_t widest = 0;
+    for (size_t i = 1; i < config.taps.size(); ++i) {
+        if (config.taps[i].workers.value_or(0) > config.taps[widest].workers.value_or(0)) widest = i;
+    }
+    const uint32_t needed = config.taps[widest].workers.value_or(0);
+    const size_t listed = threads.workers.size();
+    if (needed > listed) {
+        const std::string tap = "taps[" + std::to_string(widest) + "]";
+        c.fail("threads.workers", std::to_string(listed) + " core" + (listed == 1 ? "" : "s") +
+                                      " listed but " + tap + " (" + config.taps[widest].name + ") has " +
+                                      std::to_string(needed) + " workers; list at least " +
+                                      std::to_string(needed) + " cores, or set " + tap + ".workers to " +
+                                      std::to_string(listed) + " or fewer");
+    }
+}
+
+// The power of two nearest above `value`, kept inside the ring limits.
+uint32_t ring_capacity_hint(uint32_t value) {
+    const uint32_t up = std::bit_ceil(std::max(value, limits::min_ring_capacity));
+    return std::min(up, limits::max_ring_capacity);
+}
+
+void check_ring(Checker& c, const Config& config) {
+    const uint32_t capacity = config.ring_capacity;
+    const bool in_range = capacity >= limits::min_ring_capacity && capacity <= limits::max_ring_capacity;
+    if (in_range && std::has_single_bit(capacity)) return;
+    // A power of two lets ring indices wrap with a mask instead of a division.
+    c.fail("ring_capacity", std::to_string(capacity) + " is not a power of two from " +
+                                std::to_string(limits::min_ring_capacity) + " to " +
+                                std::to_string(limits::max_ring_capacity) + "; set it to " +
+                                std::to_string(ring_capacity_hint(capacity)));
+}
+
+void check_output(Checker& c, const Config& config) {
+    const OutputConfig& output = config.output;
+    if (output.directory.empty() || output.directory.front() != '/') {
+        c.fail("output.directory", quote(output.directory) + " is not an absolute path; the service "
+                                   "starts in /, so give the full path, e.g. " +
+                                   std::string(defaults::output_directory));
+    }
+    if (output.name.empty()) {
+        c.fail("output.name", "is empty; give a pattern such as " +
+                                  quote(std::string(defaults::output_name)));
+    } else if (output.name.find('/') != std::string::npos) {
+        c.fail("output.name", quote(output.name) + " contains '/'; files go straight into "
+                              "DIRECTORY/TAP/, so use '-' or '_' instead");
+    }
+    if (output.snaplen < limits::min_snaplen || output.snaplen > limits::max_snaplen) {
+        c.fail("output.snaplen", std::to_string(output.snaplen) + " is outside " +
+                                     std::to_string(limits::min_snaplen) + ".." +
+                                     std::to_string(limits::max_snaplen) + "; set snaplen within that "
+                                     "range (" + std::to_string(limits::max_snaplen) + " keeps whole packets)");
+    }
+    const uint64_t rotate_bytes = output.rotate.bytes;
+    if (rotate_bytes != 0 && rotate_bytes < limits::min_rotate_bytes) {
+        c.fail("output.rotate.bytes", format_size(rotate_bytes) + " would make a file every few packets; "
+                                      "set it to " + format_size(limits::min_rotate_bytes) +
+                                      " or more, or 0 to rotate on seconds or packets only");
+    }
+    const uint32_t min_free = output.retention.min_free_percent;
+    if (min_free > limits::max_min_free_percent) {
+        c.fail("output.retention.min_free_percent",
+               std::to_string(min_free) + " leaves no room to write; set it to a number from 0 to " +
+                   std::to_string(limits::max_min_free_percent));
+    }
+    if (!output.on_rotate.empty() && output.on_rotate[0].rfind('/', 0) != 0) {
+        c.fail("output.on_rotate[0]", quote(output.on_rotate[0]) + " is not an absolute path; the "
+                                      "command runs without a shell, so give the program's full path, "
+                                      "e.g. /usr/local/bin/ids-feed");
+    }
+}
+
+void check_stats(Checker& c, const Config& config) {
+    if (config.stats.interval_ns < limits::min_stats_interval_ns) {
+        c.fail("stats.interval", format_duration(config.stats.interval_ns) + " is shorter than " +
+                                     format_duration(limits::min_stats_interval_ns) + "; set it to " +
+                                     format_duration(limits::min_stats_interval_ns) + " or more");
+    }
+}
+
+}  // namespace
+
+std::vector<ConfigError> validate_config(const Config& config) {
+    Checker checker(config);
+    check_taps(checker, config);
+    check_threads(checker, config);
+    check_ring(checker, config);
+    check_output(checker, config);
+    check_stats(checker, config);
+    return checker.take();
+}
+
+}  // namespace taprec

@@ -1,0 +1,13 @@
+// run_daemon(): a validated configuration to running threads, until a signal or the end of the
+// replayed input; then drain, publish, report.
+#pragma once
+
+#include "config/config.hpp"
+
+namespace taprec {
+
+// Returns the process exit status: 0 after a clean stop, 1 on a runtime failure (a port that
+// could not be opened or failed while running), 2 when the devices contradict the configuration.
+int run_daemon(const Config& config);
+
+}  // namespace taprec

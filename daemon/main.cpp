@@ -1,0 +1,105 @@
+// taprec: records a network TAP to rotated pcap files at line rate, and counts every packet.
+//
+// How a packet travels, and which file to read for each step:
+//  1. A TAP copies each direction of a link to its own port (a: A->B, b: B->A). An rx thread per
+//     port polls its driver in bursts (drivers/pcap_source, drivers/dpdk_*) and stamps each
+//     packet with the tap's one clock (drivers/rx_poller).
+//  2. The rx thread hands each packet to the worker that owns its flow, through a lock-free
+//     single-producer single-consumer ring (ring/spsc_ring): queue i of both ports with symmetric
+//     RSS, or the symmetric software hash (drivers/flow_hash). A full ring drops and counts.
+//  3. Worker i merges its rings from a and b by timestamp (ring/ordered_merge), applies the BPF
+//     filter and snaplen, and counts (worker/worker).
+//  4. The writer merges the workers' ordered streams, copies each packet once into a large
+//     block, writes blocks, rotates files and renames them into place when complete
+//     (writer/writer, writer/pcap_file, writer/output_dir), then returns the buffers.
+//  5. The control thread (daemon/daemon) turns signals into a drain or a rotation, and writes
+//     the statistics that account for every packet (stats/).
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/parse.hpp"
+#include "config/plan.hpp"
+#include "config/validate.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/log.hpp"
+#include "daemon/preflight.hpp"
+
+#ifndef TAPREC_VERSION
+#define TAPREC_VERSION "unknown"
+#endif
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_usage = 2;
+
+const char* const usage_text =
+    "usage:\n"
+    "  taprec --config FILE            run (foreground; systemd runs it like this)\n"
+    "  taprec --config FILE --check    validate the configuration, print the plan, exit\n"
+    "  taprec --version | --help\n"
+    "\n"
+    "Signals: SIGINT/SIGTERM drain and publish the last file, then exit 0;\n"
+    "SIGHUP publishes the current file and starts a new one.\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad configuration.\n";
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "taprec: %s\n%s", message.c_str(), usage_text);
+    return exit_usage;
+}
+
+struct Options {
+    std::string config_path;
+    bool check = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    Options options;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage_text, stdout);
+            return exit_ok;
+        }
+        if (arg == "--version") {
+            std::printf("taprec %s\n", TAPREC_VERSION);
+            return exit_ok;
+        }
+        if (arg == "--check") {
+            options.check = true;
+        } else if (arg == "--config" || arg == "-c") {
+            if (i + 1 == args.size()) return usage_error("--config needs a FILE");
+            options.config_path = std::string(args[++i]);
+        } else if (arg.starts_with("--config=")) {
+            options.config_path = std::string(arg.substr(9));
+        } else {
+            return usage_error("unknown argument '" + std::string(arg) + "'");
+        }
+    }
+    if (options.config_path.empty()) return usage_error("--config FILE is required");
+
+    taprec::ParseResult parsed = taprec::load_config_file(options.config_path);
+    std::vector<taprec::ConfigError> errors = parsed.errors;
+    if (errors.empty()) errors = taprec::validate_config(parsed.config);
+    if (errors.empty()) errors = taprec::preflight(parsed.config);
+    if (!errors.empty()) {
+        for (const taprec::ConfigError& e : errors)
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "taprec: %zu configuration error%s; nothing was started\n",
+                     errors.size(), errors.size() == 1 ? "" : "s");
+        return exit_usage;
+    }
+    if (options.check) {
+        taprec::print_plan(parsed.config, std::cout);
+        std::cout << "configuration OK\n";
+        return exit_ok;
+    }
+    return taprec::run_daemon(parsed.config);
+}

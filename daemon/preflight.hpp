@@ -1,0 +1,13 @@
+// preflight(): the checks against the machine that need no running driver: capture files exist
+// and open, the output folder can be written, the filter compiles. Run by --check and at start.
+#pragma once
+
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace taprec {
+
+std::vector<ConfigError> preflight(const Config& config);
+
+}  // namespace taprec

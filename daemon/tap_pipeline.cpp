@@ -1,0 +1,231 @@
+#include "daemon/tap_pipeline.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <ctime>
+#include <stdexcept>
+
+#include "drivers/open_port.hpp"
+
+namespace taprec {
+namespace {
+
+void place_thread(std::thread& thread, int core, const std::string& name) {
+    pthread_setname_np(thread.native_handle(), name.substr(0, 15).c_str());
+    if (core < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    pthread_setaffinity_np(thread.native_handle(), sizeof set, &set);
+}
+
+uint64_t realtime_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+uint32_t resolve_workers(const Config& config, const TapConfig& tap, const PacketSource& a) {
+    if (tap.workers) return *tap.workers;
+    // auto: as many as the port has RSS queues, else as many as there are worker cores.
+    if (a.has_rss()) return a.queue_count();
+    return config.threads.workers.empty() ? 1u : uint32_t(config.threads.workers.size());
+}
+
+}  // namespace
+
+TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
+                         const std::atomic<uint64_t>& rotate_generation)
+    : tap_(tap) {
+    PortOptions options;
+    options.snaplen = config.output.snaplen;
+    options.timestamps = tap.timestamps;
+    options.queues = tap.workers.value_or(1);
+    sources_.push_back(open_port(tap.a, options));
+    if (tap.b) sources_.push_back(open_port(*tap.b, options));
+    const int link_type = sources_[0]->link_type();
+    if (sources_.size() == 2 && sources_[1]->link_type() != link_type)
+        throw std::runtime_error("tap " + tap.name + ": port a (" + sources_[0]->describe() +
+                                 ") has link type " + std::to_string(link_type) + " but port b (" +
+                                 sources_[1]->describe() + ") has " +
+                                 std::to_string(sources_[1]->link_type()) +
+                                 "; both directions must go into one pcap file");
+
+    const uint32_t workers = resolve_workers(config, tap, *sources_[0]);
+    if (workers == 0 || workers > 64)
+        throw std::runtime_error("tap " + tap.name + ": " + std::to_string(workers) +
+                                 " workers; set taps[].workers between 1 and 64");
+
+    try {
+        filter_ = std::make_unique<PacketFilter>(config.output.filter, link_type,
+                                                 config.output.snaplen);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error("output.filter \"" + config.output.filter + "\": " + e.what());
+    }
+    try {
+        directory_ = std::make_unique<OutputDirectory>(config.output.directory, tap.name,
+                                                       config.output.name);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("output.directory: ") + e.what() +
+                                 "; create it or point output.directory at a writable folder");
+    }
+
+    std::array<PacketSource*, max_ports_per_tap> source_ptrs{};
+    bool lossless = true;  // every port is a file replayed at full speed: wait, never drop
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        source_ptrs[p] = sources_[p].get();
+        lossless = lossless && !sources_[p]->is_wire();
+    }
+
+    rx_to_worker_.resize(sources_.size());
+    for (auto& rings : rx_to_worker_)
+        for (uint32_t w = 0; w < workers; ++w)
+            rings.push_back(std::make_unique<PacketRing>(config.ring_capacity));
+    for (uint32_t w = 0; w < workers; ++w)
+        worker_to_writer_.push_back(std::make_unique<PacketRing>(config.ring_capacity));
+
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        RxPollerSetup setup;
+        setup.source = sources_[p].get();
+        setup.port_index = static_cast<uint16_t>(p);
+        for (auto& ring : rx_to_worker_[p]) setup.rx_to_worker.push_back(ring.get());
+        setup.reorder_window_ns = tap.reorder_window_ns;
+        setup.idle = config.threads.idle;
+        setup.stop = &stop_rx_;
+        rx_pollers_.push_back(std::make_unique<RxPoller>(std::move(setup)));
+    }
+    for (uint32_t w = 0; w < workers; ++w) {
+        WorkerSetup setup;
+        for (auto& rings : rx_to_worker_) setup.rx_to_worker.push_back(rings[w].get());
+        setup.worker_to_writer = worker_to_writer_[w].get();
+        setup.buffers = BufferReturn(source_ptrs);
+        setup.filter = filter_->enabled() ? filter_.get() : nullptr;
+        setup.snaplen = config.output.snaplen;
+        setup.wait_for_room = lossless;
+        setup.idle = config.threads.idle;
+        workers_.push_back(std::make_unique<Worker>(std::move(setup)));
+    }
+    WriterSetup setup;
+    for (auto& ring : worker_to_writer_) setup.worker_to_writer.push_back(ring.get());
+    setup.sources = source_ptrs;
+    setup.directory = directory_.get();
+    setup.output = config.output;
+    setup.link_type = link_type;
+    setup.idle = config.threads.idle;
+    setup.rotate_generation = &rotate_generation;
+    setup.drops_so_far = [this] { return drops_so_far(); };
+    writer_ = std::make_unique<Writer>(std::move(setup));
+    port_error_reported_.assign(sources_.size(), false);
+}
+
+TapPipeline::~TapPipeline() {
+    request_stop();
+    join();
+}
+
+void TapPipeline::start(const TapCores& cores) {
+    auto core_of = [](const std::vector<int>& list, size_t i) {
+        return i < list.size() ? list[i] : -1;
+    };
+    // Consumers first, so nothing waits on a thread that does not exist yet.
+    threads_.emplace_back([this] {
+        writer_->run();
+        writer_done_.store(true, std::memory_order_release);
+    });
+    place_thread(threads_.back(), cores.writer, "writer:" + tap_.name);
+    for (size_t w = 0; w < workers_.size(); ++w) {
+        threads_.emplace_back([this, w] { workers_[w]->run(); });
+        place_thread(threads_.back(), core_of(cores.workers, w), "wk" + std::to_string(w) + ":" + tap_.name);
+    }
+    for (size_t p = 0; p < rx_pollers_.size(); ++p) {
+        threads_.emplace_back([this, p] { rx_pollers_[p]->run(); });
+        place_thread(threads_.back(), core_of(cores.rx, p), std::string("rx") + (p == 0 ? "a" : "b") + ":" + tap_.name);
+    }
+}
+
+void TapPipeline::join() {
+    for (std::thread& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+}
+
+std::vector<std::string> TapPipeline::take_errors() {
+    std::vector<std::string> errors;
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        if (port_error_reported_[p] || !sources_[p]->at_end()) continue;
+        const std::string error = sources_[p]->error();
+        if (error.empty()) continue;
+        port_error_reported_[p] = true;
+        errors.push_back("tap " + tap_.name + " port " + (p == 0 ? "a" : "b") + ": " + error);
+    }
+    if (std::string e = writer_->take_error(); !e.empty())
+        errors.push_back("tap " + tap_.name + " writer: " + e);
+    return errors;
+}
+
+bool TapPipeline::has_port_error() const {
+    for (const auto& source : sources_)
+        if (source->at_end() && !source->error().empty()) return true;
+    return false;
+}
+
+PerPort<uint64_t> TapPipeline::drops_so_far() const {
+    const TapSnapshot s = snapshot();
+    PerPort<uint64_t> drops{};
+    for (size_t p = 0; p < max_ports_per_tap; ++p) {
+        const PortSnapshot& port = s.ports[p];
+        drops[p] = port.nic_missed + port.nic_nombuf + port.dropped_ring + port.dropped_writer;
+    }
+    return drops;
+}
+
+TapSnapshot TapPipeline::snapshot() const {
+    TapSnapshot s;
+    s.tap = tap_.name;
+    s.time_ns = realtime_now_ns();
+    // Read downstream stages before upstream ones: a packet counted downstream was counted
+    // upstream earlier, so in_flight never goes negative in a snapshot.
+    const WriterCounters& wr = writer_->counters();
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        PortSnapshot& port = s.ports[p];
+        port.present = true;
+        port.written = wr.written[p].get();
+        port.written_bytes = wr.written_bytes[p].get();
+        port.dropped_writer = wr.dropped_writer[p].get();
+        port.late = wr.late[p].get();
+        s.stages.writer_dropped_writer += port.dropped_writer;
+        s.stages.writer_late += port.late;
+    }
+    s.files = wr.files.get();
+    s.write_errors = wr.write_errors.get();
+    for (const auto& worker : workers_) {
+        const WorkerCounters& c = worker->counters();
+        for (size_t p = 0; p < sources_.size(); ++p) {
+            PortSnapshot& port = s.ports[p];
+            port.filtered += c.filtered[p].get();
+            port.truncated += c.truncated[p].get();
+            port.late += c.late[p].get();
+            port.dropped_ring += c.dropped_ring[p].get();
+            s.stages.worker_filtered += c.filtered[p].get();
+            s.stages.worker_truncated += c.truncated[p].get();
+            s.stages.worker_late += c.late[p].get();
+            s.stages.worker_dropped_ring += c.dropped_ring[p].get();
+        }
+    }
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        PortSnapshot& port = s.ports[p];
+        const RxCounters& rx = rx_pollers_[p]->counters();
+        port.dropped_ring += rx.dropped_ring.get();
+        s.stages.rx_dropped_ring += rx.dropped_ring.get();
+        port.received = rx.received.get();
+        port.bytes = rx.bytes.get();
+        const NicCounters nic = sources_[p]->nic_counters();
+        port.nic_missed = nic.missed;
+        port.nic_errors = nic.errors;
+        port.nic_nombuf = nic.nombuf;
+    }
+    return s;
+}
+
+}  // namespace taprec

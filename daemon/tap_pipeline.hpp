@@ -1,0 +1,77 @@
+// TapPipeline: one tap's ports, rings and threads, wired as DESIGN.md draws them:
+//
+//   port a --rx thread--> rx_to_worker(a,i) --\
+//                                              worker i --worker_to_writer(i)--> writer --> files
+//   port b --rx thread--> rx_to_worker(b,i) --/
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "drivers/packet_source.hpp"
+#include "drivers/rx_poller.hpp"
+#include "stats/tap_snapshot.hpp"
+#include "worker/worker.hpp"
+#include "writer/writer.hpp"
+
+namespace taprec {
+
+// Which cores a tap's threads go to; -1 leaves a thread unpinned.
+struct TapCores {
+    std::vector<int> rx;       // per port
+    std::vector<int> workers;  // per worker
+    int writer = -1;
+};
+
+class TapPipeline {
+public:
+    // Opens the ports and the output folder and compiles the filter; throws std::runtime_error
+    // with a message naming what failed. Starts no thread.
+    TapPipeline(const Config& config, const TapConfig& tap,
+                const std::atomic<uint64_t>& rotate_generation);
+    ~TapPipeline();
+
+    void start(const TapCores& cores);
+    // Stop polling the ports; the rest of the pipeline drains on its own.
+    void request_stop() noexcept { stop_rx_.store(true, std::memory_order_relaxed); }
+    // True once the writer has published its last file.
+    bool finished() const noexcept { return writer_done_.load(std::memory_order_acquire); }
+    void join();
+
+    const std::string& name() const noexcept { return tap_.name; }
+    uint32_t worker_count() const noexcept { return static_cast<uint32_t>(workers_.size()); }
+    size_t port_count() const noexcept { return sources_.size(); }
+    const PacketSource& source(size_t port) const { return *sources_[port]; }
+    const OutputDirectory& directory() const noexcept { return *directory_; }
+    // Fatal port errors and writer errors not yet logged.
+    std::vector<std::string> take_errors();
+    // A port ended on an error (a damaged file, an interface gone): the run is a failure.
+    bool has_port_error() const;
+
+    TapSnapshot snapshot() const;
+
+private:
+    PerPort<uint64_t> drops_so_far() const;
+
+    TapConfig tap_;
+    std::vector<std::unique_ptr<PacketSource>> sources_;
+    std::unique_ptr<PacketFilter> filter_;
+    std::unique_ptr<OutputDirectory> directory_;
+    // rx_to_worker_[port][worker], worker_to_writer_[worker]
+    std::vector<std::vector<std::unique_ptr<PacketRing>>> rx_to_worker_;
+    std::vector<std::unique_ptr<PacketRing>> worker_to_writer_;
+    std::vector<std::unique_ptr<RxPoller>> rx_pollers_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<Writer> writer_;
+    std::vector<std::thread> threads_;
+    std::vector<bool> port_error_reported_;
+
+    std::atomic<bool> stop_rx_{false};
+    std::atomic<bool> writer_done_{false};
+};
+
+}  // namespace taprec

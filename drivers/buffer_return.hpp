@@ -1,0 +1,40 @@
+// BufferReturn: hands PacketRefs back to the port each came from, a burst at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "drivers/packet_source.hpp"
+#include "ring/packet_ring.hpp"
+
+namespace taprec {
+
+inline constexpr size_t max_ports_per_tap = 2;  // a TAP has two outputs, one per direction
+
+class BufferReturn {
+public:
+    BufferReturn() = default;
+    explicit BufferReturn(std::array<PacketSource*, max_ports_per_tap> sources) : sources_(sources) {}
+
+    // Release every packet in `packets` (any length, any mix of ports). Takes ownership.
+    void release(std::span<const PacketRef> packets) noexcept {
+        while (!packets.empty()) {
+            const size_t n = std::min(packets.size(), burst_size);
+            std::array<std::array<PacketRef, burst_size>, max_ports_per_tap> by_port;
+            std::array<size_t, max_ports_per_tap> count{};
+            for (size_t i = 0; i < n; ++i) {
+                const uint16_t port = packets[i].port;
+                by_port[port][count[port]++] = packets[i];
+            }
+            for (size_t p = 0; p < max_ports_per_tap; ++p)
+                if (count[p] != 0) sources_[p]->release(std::span(by_port[p].data(), count[p]));
+            packets = packets.subspan(n);
+        }
+    }
+
+private:
+    std::array<PacketSource*, max_ports_per_tap> sources_{};
+};
+
+}  // namespace taprec

@@ -1,0 +1,51 @@
+// PacketArena: the packet buffers of a driver that must copy (libpcap hands out bytes that are
+// only valid until its next call).
+//
+// A byte ring: the rx thread carves chunks at the head; the writer frees chunks in any order by
+// flagging them; the rx thread advances the tail over flagged chunks when it needs room. One
+// allocating thread and one freeing thread, so a flag per chunk is all the synchronisation there is.
+// Chunks start on cache lines, so the writer's flag and the rx thread's next copy never share one.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace taprec {
+
+class PacketArena {
+public:
+    explicit PacketArena(size_t capacity_bytes);
+    ~PacketArena();
+    PacketArena(const PacketArena&) = delete;
+    PacketArena& operator=(const PacketArena&) = delete;
+
+    // rx thread: room for `size` bytes, or nullptr when the arena is full of packets in flight.
+    // The handle for free() is the returned pointer.
+    std::byte* allocate(uint32_t size) noexcept;
+    // Any one thread other than the allocator's: give a chunk back.
+    static void free(void* data) noexcept;
+
+    size_t capacity() const noexcept { return capacity_; }
+    // rx thread: bytes currently held by packets in flight (after reclaiming what can be).
+    size_t bytes_in_use() noexcept;
+    // Largest packet allocate() can ever satisfy.
+    size_t max_allocation() const noexcept { return capacity_ / 4; }
+
+private:
+    struct alignas(64) ChunkHeader {
+        uint32_t size;                 // bytes from this header to the next, a multiple of 64
+        std::atomic<uint32_t> freed;   // set by the writer, read by the allocator
+    };
+    static constexpr size_t header_size = 64;
+
+    ChunkHeader* header_at(uint64_t offset) noexcept;
+    void reclaim() noexcept;
+
+    std::byte* base_ = nullptr;
+    size_t capacity_ = 0;
+    uint64_t head_ = 0;  // next free byte, counted since start (position = head_ % capacity_)
+    uint64_t tail_ = 0;  // oldest chunk still held
+};
+
+}  // namespace taprec

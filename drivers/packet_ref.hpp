@@ -1,0 +1,25 @@
+// PacketRef: what travels through the rings, from a driver's rx burst to the writer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace taprec {
+
+// A reference to one received packet; the bytes stay in the driver's buffer (an rte_mbuf for
+// DPDK, an arena chunk for libpcap) until the writer has copied them into a file buffer and handed
+// the reference back with PacketSource::release(). Whoever holds a PacketRef owns that buffer:
+// it must either pass the reference on or release it, exactly once.
+struct PacketRef {
+    const std::byte* data;  // first byte of the frame (first segment for a multi-segment mbuf)
+    void* buffer;           // the driver's handle for release()
+    uint64_t ts_ns;         // nanoseconds since the Unix epoch, on the tap's one clock
+    uint32_t caplen;        // bytes captured (all segments together)
+    uint32_t wire_len;      // length of the frame on the wire
+    uint16_t port;          // index of the port within its tap: 0 = a, 1 = b
+    uint16_t flags;         // PacketRef::multi_segment, ...
+
+    static constexpr uint16_t multi_segment = 1;  // bytes span a chain; see PacketSource::copy_out
+};
+
+}  // namespace taprec

@@ -1,0 +1,70 @@
+// PacketSource: the one interface every poll-mode driver implements (libpcap, DPDK).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "drivers/packet_ref.hpp"
+
+namespace taprec {
+
+// Counters the hardware (or the kernel, for libpcap) keeps about packets that never reached us.
+struct NicCounters {
+    uint64_t missed = 0;  // no room in the NIC's or the kernel's ring: `nic_missed`
+    uint64_t errors = 0;  // bad frames the NIC discarded: `nic_errors`
+    uint64_t nombuf = 0;  // no buffer to receive into: `nic_nombuf`
+};
+
+// One port of a tap. Threads: rx_burst() and wait_for_packets() are called by the one rx thread
+// that polls a queue; release() by the writer (any single thread, concurrently with rx_burst);
+// the rest by the control thread.
+class PacketSource {
+public:
+    virtual ~PacketSource() = default;
+
+    // What the plan and the logs call this port, e.g. "pcap file a.pcap".
+    virtual std::string describe() const = 0;
+    // RX queues this port delivers on; queue i of port a and queue i of port b carry the same
+    // flows when has_rss() (symmetric RSS); otherwise there is one queue and the rx thread
+    // spreads packets over workers with the symmetric software hash.
+    virtual uint16_t queue_count() const = 0;
+    virtual bool has_rss() const = 0;
+    // DLT_* link type of every frame this port delivers.
+    virtual int link_type() const = 0;
+
+    // Receive up to out.size() packets from `queue` into out[0..n); returns n. Every PacketRef is
+    // complete but for `port`, which the caller sets. Never blocks, never throws.
+    virtual size_t rx_burst(uint16_t queue, std::span<PacketRef> out) noexcept = 0;
+    // True once the port will deliver nothing more (the end of a replayed file, or a fatal error,
+    // see error()); rx_burst() returns 0 from then on.
+    virtual bool at_end() const noexcept = 0;
+    // A description of the fatal error that ended the port, or "" if it ended normally.
+    virtual std::string error() const = 0;
+
+    // The tap's clock now, as this port sees it when it is idle: a packet still to come will carry
+    // a later timestamp, give or take the tap's reorder_window. 0 when the port has no such clock
+    // (a file replayed at full speed). Lets a merge stop waiting for a silent direction.
+    virtual uint64_t idle_clock_ns() const noexcept = 0;
+    // Read the counters that cost a system call (kernel or NIC statistics); called by the rx
+    // thread now and then, never per packet.
+    virtual void refresh_counters() noexcept {}
+    // True when wait_for_packets() really sleeps in the kernel until traffic arrives (libpcap live):
+    // then the rx thread calls it instead of applying its own idle policy.
+    virtual bool can_block() const noexcept { return false; }
+    virtual void wait_for_packets(std::chrono::microseconds /*max*/) noexcept {}
+    // True when the port models a wire that cannot wait: a full ring drops. A file replayed at
+    // `speed: max` is not a wire, so its rx thread waits for room instead of dropping.
+    virtual bool is_wire() const noexcept { return true; }
+
+    // Take back the buffers of packets the pipeline is done with. Never throws.
+    virtual void release(std::span<const PacketRef> packets) noexcept = 0;
+    // Copy all bytes of a PacketRef::multi_segment packet into dst (caplen bytes).
+    virtual void copy_out(const PacketRef& packet, std::byte* dst) const noexcept;
+
+    virtual NicCounters nic_counters() const = 0;
+};
+
+}  // namespace taprec

@@ -1,0 +1,276 @@
+#include "drivers/pcap_source.hpp"
+
+#include <pcap/pcap.h>
+#include <poll.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <thread>
+
+#include "drivers/packet_arena.hpp"
+
+namespace taprec {
+namespace {
+
+uint64_t realtime_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+uint64_t monotonic_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+// libpcap hands nanoseconds in tv_usec once the handle was opened with nanosecond precision.
+uint64_t header_ns(const pcap_pkthdr& h) noexcept {
+    return uint64_t(h.ts.tv_sec) * 1'000'000'000u + uint64_t(h.ts.tv_usec);
+}
+
+bool is_pcapng(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    unsigned char magic[4] = {};
+    const size_t n = std::fread(magic, 1, 4, f);
+    std::fclose(f);
+    return n == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a;
+}
+
+class PcapSource final : public PacketSource {
+public:
+    PcapSource(const PortConfig& port, const PcapSourceOptions& options)
+        : port_(port), arena_(options.arena_bytes) {
+        char err[PCAP_ERRBUF_SIZE] = {};
+        if (!port.file.empty()) {
+            handle_ = pcap_open_offline_with_tstamp_precision(port.file.c_str(),
+                                                              PCAP_TSTAMP_PRECISION_NANO, err);
+            if (handle_ == nullptr)
+                throw std::runtime_error("pcap file " + port.file + ": " + err +
+                                         "; give a readable pcap or pcapng file");
+            pcapng_ = is_pcapng(port.file);
+            next_record_offset_ = 24;  // after the pcap file header
+            return;
+        }
+        open_live(options.snaplen);
+    }
+
+    ~PcapSource() override {
+        if (handle_ != nullptr) pcap_close(handle_);
+    }
+
+    std::string describe() const override {
+        if (!port_.file.empty())
+            return "pcap file " + port_.file +
+                   (port_.speed == ReplaySpeed::realtime ? " (realtime)" : " (max speed)");
+        return "pcap interface " + port_.interface;
+    }
+    uint16_t queue_count() const override { return 1; }
+    bool has_rss() const override { return false; }
+    int link_type() const override { return pcap_datalink(handle_); }
+
+    size_t rx_burst(uint16_t, std::span<PacketRef> out) noexcept override {
+        if (at_end_.load(std::memory_order_relaxed)) return 0;
+        return port_.file.empty() ? rx_live(out) : rx_file(out);
+    }
+    bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
+    std::string error() const override { return at_end() ? error_ : std::string(); }
+
+    uint64_t idle_clock_ns() const noexcept override {
+        if (port_.file.empty()) return realtime_now_ns();
+        if (port_.speed == ReplaySpeed::realtime && replay_started_)
+            return first_ts_ns_ + (monotonic_now_ns() - replay_start_mono_ns_);
+        return 0;
+    }
+    bool can_block() const noexcept override { return port_.file.empty(); }
+    void wait_for_packets(std::chrono::microseconds max) noexcept override {
+        pollfd pfd{pcap_get_selectable_fd(handle_), POLLIN, 0};
+        ::poll(&pfd, 1, static_cast<int>(max.count() / 1000));
+    }
+    bool is_wire() const noexcept override {
+        return port_.file.empty() || port_.speed == ReplaySpeed::realtime;
+    }
+
+    void release(std::span<const PacketRef> packets) noexcept override {
+        for (const PacketRef& p : packets) PacketArena::free(p.buffer);
+    }
+
+    void refresh_counters() noexcept override {
+        if (!port_.file.empty()) return;
+        pcap_stat st{};
+        if (pcap_stats(handle_, &st) == 0) {
+            kernel_dropped_.store(st.ps_drop, std::memory_order_relaxed);
+            interface_dropped_.store(st.ps_ifdrop, std::memory_order_relaxed);
+        }
+    }
+
+    NicCounters nic_counters() const override {
+        NicCounters c;
+        c.missed = kernel_dropped_.load(std::memory_order_relaxed) +
+                   interface_dropped_.load(std::memory_order_relaxed);
+        c.nombuf = nombuf_.load(std::memory_order_relaxed);
+        return c;
+    }
+
+private:
+    void open_live(uint32_t snaplen) {
+        char err[PCAP_ERRBUF_SIZE] = {};
+        const std::string& name = port_.interface;
+        handle_ = pcap_create(name.c_str(), err);
+        if (handle_ == nullptr) throw std::runtime_error("pcap interface " + name + ": " + err);
+        pcap_set_snaplen(handle_, static_cast<int>(snaplen));
+        pcap_set_promisc(handle_, 1);
+        pcap_set_timeout(handle_, 50);
+        pcap_set_buffer_size(handle_, 64 << 20);  // the kernel ring: the burst buffer before us
+        pcap_set_tstamp_precision(handle_, PCAP_TSTAMP_PRECISION_NANO);
+        const int rc = pcap_activate(handle_);
+        if (rc < 0) {
+            std::string msg = "pcap interface " + name + ": " + pcap_geterr(handle_);
+            if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+                msg += "; check the name with `ip link`";
+            else if (rc == PCAP_ERROR_PERM_DENIED)
+                msg += "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN";
+            pcap_close(handle_);
+            handle_ = nullptr;
+            throw std::runtime_error(msg);
+        }
+        if (pcap_setnonblock(handle_, 1, err) != 0)
+            throw std::runtime_error("pcap interface " + name + ": " + err);
+    }
+
+    struct LiveBurst {
+        PcapSource* self;
+        std::span<PacketRef> out;
+        size_t n;
+    };
+
+    static void on_live_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+        auto* burst = reinterpret_cast<LiveBurst*>(user);
+        if (burst->self->copy_in(*h, bytes, burst->out[burst->n])) ++burst->n;
+    }
+
+    size_t rx_live(std::span<PacketRef> out) noexcept {
+        LiveBurst burst{this, out, 0};
+        const int rc = pcap_dispatch(handle_, static_cast<int>(out.size()), on_live_packet,
+                                     reinterpret_cast<u_char*>(&burst));
+        if (rc == PCAP_ERROR) [[unlikely]]
+            end_with_error("pcap interface " + port_.interface + ": " + pcap_geterr(handle_));
+        return burst.n;
+    }
+
+    size_t rx_file(std::span<PacketRef> out) noexcept {
+        size_t n = 0;
+        while (n < out.size()) {
+            if (!pending_) {
+                if (!holding_) {
+                    pcap_pkthdr* h;
+                    const u_char* bytes;
+                    const int rc = pcap_next_ex(handle_, &h, &bytes);
+                    if (rc != 1) {
+                        end_of_file(rc);
+                        break;
+                    }
+                    ++records_read_;
+                    next_record_offset_ += 16 + h->caplen;
+                    held_header_ = *h;
+                    held_bytes_ = bytes;  // valid until the next pcap_next_ex
+                    holding_ = true;
+                }
+                if (!copy_in(held_header_, held_bytes_, pending_packet_)) {
+                    // A wire loses the packet (counted); a file at full speed waits for room.
+                    if (is_wire()) {
+                        holding_ = false;
+                        continue;
+                    }
+                    break;
+                }
+                holding_ = false;
+                pending_ = true;
+            }
+            if (port_.speed == ReplaySpeed::realtime && !due(pending_packet_.ts_ns)) break;
+            out[n++] = pending_packet_;
+            pending_ = false;
+        }
+        return n;
+    }
+
+    // Realtime replay: a record is due once as much time has passed since the first record as
+    // separates it from the first record in the file.
+    bool due(uint64_t ts_ns) noexcept {
+        const uint64_t now = monotonic_now_ns();
+        if (!replay_started_) {
+            replay_started_ = true;
+            first_ts_ns_ = ts_ns;
+            replay_start_mono_ns_ = now;
+        }
+        if (ts_ns <= first_ts_ns_) return true;
+        return now - replay_start_mono_ns_ >= ts_ns - first_ts_ns_;
+    }
+
+    void end_of_file(int rc) noexcept {
+        if (rc == PCAP_ERROR) {
+            const uint64_t offset = pcapng_ ? uint64_t(std::ftell(pcap_file(handle_)))
+                                            : next_record_offset_;
+            end_with_error("pcap file " + port_.file + ": damaged record at byte offset " +
+                           std::to_string(offset) + " after " + std::to_string(records_read_) +
+                           " packets: " + pcap_geterr(handle_));
+            return;
+        }
+        at_end_.store(true, std::memory_order_release);
+    }
+
+    void end_with_error(std::string message) noexcept {
+        error_ = std::move(message);
+        at_end_.store(true, std::memory_order_release);
+    }
+
+    // One copy, out of libpcap's buffer into the arena. False when the arena is full: a wire
+    // counts the packet as lost for want of a buffer.
+    bool copy_in(const pcap_pkthdr& h, const u_char* bytes, PacketRef& ref) noexcept {
+        std::byte* dst = arena_.allocate(h.caplen);
+        if (dst == nullptr) [[unlikely]] {
+            if (is_wire()) nombuf_.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        std::memcpy(dst, bytes, h.caplen);
+        ref = PacketRef{dst, dst, header_ns(h), h.caplen, h.len, 0, 0};
+        return true;
+    }
+
+    PortConfig port_;
+    PacketArena arena_;
+    pcap_t* handle_ = nullptr;
+    bool pcapng_ = false;
+    std::atomic<bool> at_end_{false};
+    std::string error_;
+
+    // File replay state (rx thread only).
+    uint64_t records_read_ = 0;
+    uint64_t next_record_offset_ = 0;
+    bool pending_ = false;  // pending_packet_ is in the arena but not due yet
+    PacketRef pending_packet_{};
+    bool holding_ = false;  // held_* was read from the file but has no arena room yet
+    pcap_pkthdr held_header_{};
+    const u_char* held_bytes_ = nullptr;
+    bool replay_started_ = false;
+    uint64_t first_ts_ns_ = 0;
+    uint64_t replay_start_mono_ns_ = 0;
+
+    std::atomic<uint64_t> kernel_dropped_{0};
+    std::atomic<uint64_t> interface_dropped_{0};
+    std::atomic<uint64_t> nombuf_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
+                                               const PcapSourceOptions& options) {
+    return std::make_unique<PcapSource>(port, options);
+}
+
+}  // namespace taprec

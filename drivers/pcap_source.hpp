@@ -1,0 +1,23 @@
+// PcapSource: a port read through libpcap, either a live interface or a capture file replayed
+// at full speed or at the speed it was recorded.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "drivers/packet_source.hpp"
+
+namespace taprec {
+
+struct PcapSourceOptions {
+    uint32_t snaplen = 262144;           // live capture: bytes kept per frame
+    size_t arena_bytes = size_t{64} << 20;  // room for packets in flight from this port
+};
+
+// Opens the port; throws std::runtime_error with a message naming the file or interface and what
+// to do. Takes a file path relative to the current directory.
+std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
+                                               const PcapSourceOptions& options);
+
+}  // namespace taprec

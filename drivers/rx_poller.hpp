@@ -1,0 +1,49 @@
+// RxPoller: the rx thread of one port. Polls each RX queue in bursts, stamps the port index, and
+// hands each packet to the worker that owns its flow through that worker's rx_to_worker ring.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "config/config.hpp"
+#include "drivers/packet_source.hpp"
+#include "ring/packet_ring.hpp"
+#include "stats/stage_counters.hpp"
+
+namespace taprec {
+
+struct RxPollerSetup {
+    PacketSource* source = nullptr;
+    uint16_t port_index = 0;                   // 0 = a, 1 = b
+    std::vector<PacketRing*> rx_to_worker;     // one per worker; this thread is their producer
+    uint64_t reorder_window_ns = 0;
+    IdlePolicy idle = IdlePolicy::sleep;
+    const std::atomic<bool>* stop = nullptr;   // set by the control thread: stop polling
+};
+
+class RxPoller {
+public:
+    explicit RxPoller(RxPollerSetup setup);
+
+    // The thread body: returns when stop is set or the port has ended; either way every ring it
+    // feeds is finished on the way out, so the workers can drain and stop.
+    void run() noexcept;
+
+    const RxCounters& counters() const noexcept { return counters_; }
+
+private:
+    void dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept;
+    void hand_on_to(PacketRing& ring, std::span<const PacketRef> burst) noexcept;
+    void publish_watermark(uint64_t ts_ns) noexcept;
+
+    RxPollerSetup setup_;
+    bool spread_by_hash_;   // no RSS to keep flows together: the software hash picks the worker
+    int link_type_;
+    bool wait_for_room_;
+    uint64_t watermark_ns_ = 0;
+    RxCounters counters_;
+};
+
+}  // namespace taprec

@@ -1,0 +1,118 @@
+// OrderedMerge: k rings, each ordered by timestamp on its own, merged into one ordered stream.
+//
+// The rule (DESIGN.md "Ordering"): the smallest head may go out once no input can still deliver
+// an older packet. An input with a head can't (it is ordered); an empty input can't deliver
+// anything older than the watermark its producer last published. Producers of live ports publish
+// "now minus reorder_window" when idle, which is how a silent direction stops holding the other
+// back; a replayed file publishes the timestamp of its last packet, so a replay merges exactly.
+// Equal timestamps go out in input order (port a before port b, worker 0 before worker 1).
+// A packet older than one already emitted still goes out, and is counted late: never dropped.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "ring/packet_ring.hpp"
+
+namespace taprec {
+
+class OrderedMerge {
+public:
+    explicit OrderedMerge(std::vector<PacketRing*> inputs) {
+        inputs_.reserve(inputs.size());
+        for (PacketRing* ring : inputs) inputs_.push_back(Input{ring});
+    }
+
+    // Fill out with the next packets in order; returns how many. Ownership of every emitted
+    // PacketRef passes to the caller.
+    size_t pop_ordered(std::span<PacketRef> out) noexcept {
+        for (size_t i = 0; i < inputs_.size(); ++i)
+            if (inputs_[i].empty()) refill(inputs_[i]);
+        size_t n = 0;
+        while (n < out.size()) {
+            const size_t k = smallest_head();
+            if (k == no_input) break;
+            Input& in = inputs_[k];
+            const uint64_t ts = in.head().ts_ns;
+            if (!others_cannot_precede(k, ts)) break;
+            if (ts < last_emitted_ns_) [[unlikely]]
+                ++late_by_port_[in.head().port & 1];
+            else
+                last_emitted_ns_ = ts;
+            out[n++] = in.head();
+            if (++in.begin == in.end) refill(in);
+        }
+        return n;
+    }
+
+    // True once every input has finished and everything it delivered has been emitted.
+    bool finished() const noexcept {
+        return std::all_of(inputs_.begin(), inputs_.end(),
+                           [](const Input& in) { return in.empty() && in.finished(); });
+    }
+
+    // No packet this merge emits from now on will be older than this (late packets aside): the
+    // watermark to publish downstream.
+    uint64_t frontier_ns() const noexcept {
+        uint64_t frontier = PacketRing::finished_watermark;
+        for (const Input& in : inputs_)
+            frontier = std::min(frontier, in.empty() ? in.watermark : in.head().ts_ns);
+        return frontier;
+    }
+
+    // Packets emitted older than one emitted before them, by the port they came from.
+    uint64_t late_count(uint16_t port) const noexcept { return late_by_port_[port & 1]; }
+    size_t input_count() const noexcept { return inputs_.size(); }
+
+private:
+    static constexpr size_t no_input = SIZE_MAX;
+    static constexpr size_t stage_size = 2 * burst_size;
+
+    struct Input {
+        PacketRing* ring;
+        uint64_t watermark = 0;
+        uint32_t begin = 0;
+        uint32_t end = 0;
+        std::array<PacketRef, stage_size> staged{};
+
+        bool empty() const noexcept { return begin == end; }
+        bool finished() const noexcept { return watermark == PacketRing::finished_watermark; }
+        const PacketRef& head() const noexcept { return staged[begin]; }
+    };
+
+    // Load the watermark before popping: if the ring is then empty, nothing older than the
+    // watermark can still be in it.
+    static void refill(Input& in) noexcept {
+        in.watermark = in.ring->watermark();
+        in.begin = 0;
+        in.end = static_cast<uint32_t>(in.ring->pop_burst(std::span(in.staged)));
+    }
+
+    size_t smallest_head() const noexcept {
+        size_t best = no_input;
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+            if (inputs_[i].empty()) continue;
+            if (best == no_input || inputs_[i].head().ts_ns < inputs_[best].head().ts_ns) best = i;
+        }
+        return best;
+    }
+
+    // Every empty input j has promised nothing older than ts, and on a tie j comes after k.
+    bool others_cannot_precede(size_t k, uint64_t ts) const noexcept {
+        for (size_t j = 0; j < inputs_.size(); ++j) {
+            const Input& in = inputs_[j];
+            if (j == k || !in.empty()) continue;
+            if (in.watermark < ts || (in.watermark == ts && j < k)) return false;
+        }
+        return true;
+    }
+
+    std::vector<Input> inputs_;
+    uint64_t last_emitted_ns_ = 0;
+    std::array<uint64_t, 2> late_by_port_{};
+};
+
+}  // namespace taprec

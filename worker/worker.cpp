@@ -1,0 +1,65 @@
+#include "worker/worker.hpp"
+
+#include <array>
+
+#include "ring/hand_on.hpp"
+
+namespace taprec {
+
+Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)), merge_(setup_.rx_to_worker) {}
+
+void Worker::run() noexcept {
+    IdleWait idle(setup_.idle);
+    std::array<PacketRef, burst_size> burst;
+    PacketRing& out = *setup_.worker_to_writer;
+
+    while (true) {
+        const size_t n = merge_.pop_ordered(burst);
+        if (n == 0) {
+            out.publish_watermark(merge_.frontier_ns());
+            if (merge_.finished()) break;
+            counters_.idle_polls.add(1);
+            idle.wait();
+            continue;
+        }
+        idle.reset();
+        const size_t kept = process(std::span(burst.data(), n));
+        const size_t dropped = hand_on(out, std::span(burst.data(), kept), setup_.wait_for_room,
+                                       idle, [this](std::span<const PacketRef> rest) {
+                                           for (const PacketRef& p : rest)
+                                               counters_.dropped_ring[p.port].add(1);
+                                           setup_.buffers.release(rest);
+                                       });
+        (void)dropped;
+        out.publish_watermark(merge_.frontier_ns());
+    }
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+        counters_.late[port].set(merge_.late_count(port));
+    out.finish();
+}
+
+size_t Worker::process(std::span<PacketRef> burst) noexcept {
+    std::array<PacketRef, burst_size> rejected;
+    size_t n_rejected = 0;
+    size_t kept = 0;
+    const PacketFilter* filter = setup_.filter;
+    for (PacketRef& p : burst) {
+        if (filter != nullptr && !filter->accepts(p)) {
+            counters_.filtered[p.port].add(1);
+            rejected[n_rejected++] = p;
+            continue;
+        }
+        if (p.caplen > setup_.snaplen) [[unlikely]] {
+            p.caplen = setup_.snaplen;
+            counters_.truncated[p.port].add(1);
+        }
+        burst[kept++] = p;
+    }
+    if (n_rejected != 0) setup_.buffers.release(std::span(rejected.data(), n_rejected));
+    // Late packets are counted as the merge finds them; publish them with the burst.
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+        counters_.late[port].set(merge_.late_count(port));
+    return kept;
+}
+
+}  // namespace taprec

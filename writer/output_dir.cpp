@@ -1,0 +1,106 @@
+#include "writer/output_dir.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <system_error>
+
+namespace taprec {
+namespace {
+
+void make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) {
+        struct stat st{};
+        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
+        throw std::system_error(ENOTDIR, std::generic_category(), path);
+    }
+    throw std::system_error(errno, std::generic_category(), "create folder " + path);
+}
+
+// mkdir -p
+void make_dirs(const std::string& path) {
+    for (size_t i = 1; i <= path.size(); ++i)
+        if (i == path.size() || path[i] == '/') make_dir(path.substr(0, i));
+}
+
+bool exists(const std::string& path) {
+    struct stat st{};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string with_sequence(const std::string& stem, unsigned sequence) {
+    return sequence == 0 ? stem + ".pcap" : stem + "-" + std::to_string(sequence) + ".pcap";
+}
+
+}  // namespace
+
+OutputDirectory::OutputDirectory(const std::string& root, const std::string& tap,
+                                 const std::string& pattern)
+    : tap_(tap),
+      pattern_(pattern),
+      tap_dir_(root + "/" + tap),
+      partial_dir_(tap_dir_ + "/.partial"),
+      meta_dir_(tap_dir_ + "/.meta") {
+    make_dirs(tap_dir_);
+    make_dir(partial_dir_);
+    make_dir(meta_dir_);
+    if (::access(tap_dir_.c_str(), W_OK) != 0)
+        throw std::system_error(errno, std::generic_category(), "write to " + tap_dir_);
+}
+
+bool OutputDirectory::taken(const std::string& name) const {
+    return exists(tap_dir_ + "/" + name) || exists(partial_dir_ + "/" + name);
+}
+
+std::string OutputDirectory::name_for(uint64_t first_ts_ns) const {
+    std::string pattern;
+    for (size_t i = 0; i < pattern_.size(); ++i) {
+        if (pattern_.compare(i, 5, "{tap}") == 0) {
+            pattern += tap_;
+            i += 4;
+        } else {
+            pattern += pattern_[i];
+        }
+    }
+    const time_t seconds = static_cast<time_t>(first_ts_ns / 1'000'000'000u);
+    tm utc{};
+    gmtime_r(&seconds, &utc);
+    char stem[512];
+    const size_t n = std::strftime(stem, sizeof stem, pattern.c_str(), &utc);
+    const std::string base = n == 0 ? tap_ : std::string(stem, n);
+    unsigned sequence = 0;
+    while (taken(with_sequence(base, sequence))) ++sequence;
+    return with_sequence(base, sequence);
+}
+
+std::string OutputDirectory::publish(const std::string& name) const {
+    const std::string from = partial_path(name);
+    std::string target = name;
+    const std::string stem = name.substr(0, name.size() - 5);  // without ".pcap"
+    for (unsigned sequence = 1;; ++sequence) {
+        const std::string to = tap_dir_ + "/" + target;
+        if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
+            return to;
+        if (errno != EEXIST)
+            throw std::system_error(errno, std::generic_category(), "publish " + from);
+        target = with_sequence(stem, sequence);
+    }
+}
+
+void OutputDirectory::append_meta_line(const char* file, const std::string& line) const {
+    const std::string path = meta_dir_ + "/" + file;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path);
+    const std::string text = line + "\n";
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    const int saved = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size()))
+        throw std::system_error(n < 0 ? saved : ENOSPC, std::generic_category(), "append " + path);
+}
+
+}  // namespace taprec

@@ -1,0 +1,188 @@
+#include "writer/writer.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <system_error>
+
+#include "ring/idle_wait.hpp"
+#include "stats/json.hpp"
+
+namespace taprec {
+namespace {
+
+uint64_t realtime_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+constexpr uint64_t ns_per_second = 1'000'000'000u;
+constexpr uint64_t retry_open_after_ns = ns_per_second;
+
+std::byte* allocate_block(size_t size) {
+    // 4 KiB alignment: what O_DIRECT asks of buffers, and whole pages for the page cache.
+    void* p = std::aligned_alloc(4096, size);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<std::byte*>(p);
+}
+
+}  // namespace
+
+Writer::Writer(WriterSetup setup)
+    : setup_(std::move(setup)),
+      merge_(setup_.worker_to_writer),
+      buffers_(setup_.sources),
+      block_(allocate_block(setup_.block_size)),
+      file_(block_, setup_.block_size, setup_.output.format == OutputFormat::pcap_ns,
+            setup_.output.snaplen, setup_.link_type) {}
+
+Writer::~Writer() {
+    std::free(block_);
+}
+
+std::string Writer::take_error() {
+    std::lock_guard lock(error_mutex_);
+    return std::exchange(error_, std::string());
+}
+
+void Writer::run() noexcept {
+    IdleWait idle(setup_.idle);
+    std::array<PacketRef, burst_size> burst;
+    while (true) {
+        const size_t n = merge_.pop_ordered(burst);
+        const uint64_t now = realtime_now_ns();
+        if (setup_.rotate_generation != nullptr) [[likely]] {
+            const uint64_t generation = setup_.rotate_generation->load(std::memory_order_relaxed);
+            if (generation != seen_rotate_generation_) {
+                seen_rotate_generation_ = generation;
+                close_and_publish();
+            }
+        }
+        if (file_.is_open() && deadline_ns_ != 0 && now >= deadline_ns_) close_and_publish();
+        if (n == 0) {
+            if (merge_.finished()) break;
+            idle.wait();
+            continue;
+        }
+        idle.reset();
+        write_burst(std::span(burst.data(), n), now);
+    }
+    close_and_publish();
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+        counters_.late[port].set(merge_.late_count(port));
+}
+
+bool Writer::rotation_due(const PacketRef& next) const noexcept {
+    const RotateConfig& rotate = setup_.output.rotate;
+    if (file_.packets() == 0) return false;
+    if (rotate.packets != 0 && file_.packets() >= rotate.packets) return true;
+    return rotate.bytes != 0 &&
+           file_.size() + PcapFile::record_header_size + next.caplen > rotate.bytes;
+}
+
+void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept {
+    FlushResult flushed;
+    for (const PacketRef& p : burst) {
+        if (file_.is_open() && rotation_due(p)) close_and_publish();
+        if (!file_.is_open()) open_file(p.ts_ns, now_ns);
+        if (!file_.is_open()) [[unlikely]] {
+            counters_.dropped_writer[p.port].add(1);
+            continue;
+        }
+        file_.append(p, *setup_.sources[p.port], flushed);
+        ++file_packets_[p.port];
+        last_ts_ns_ = p.ts_ns;
+    }
+    account(flushed);
+    buffers_.release(burst);
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+        counters_.late[port].set(merge_.late_count(port));
+}
+
+void Writer::account(const FlushResult& flushed) noexcept {
+    for (size_t port = 0; port < max_ports_per_tap; ++port) {
+        if (flushed.written[port] != 0) {
+            counters_.written[port].add(flushed.written[port]);
+            counters_.written_bytes[port].add(flushed.written_bytes[port]);
+        }
+        if (flushed.lost[port] != 0) counters_.dropped_writer[port].add(flushed.lost[port]);
+    }
+    if (flushed.error != 0) [[unlikely]] {
+        counters_.write_errors.add(1);
+        std::lock_guard lock(error_mutex_);
+        error_ = "write to " + setup_.directory->partial_dir() + "/" + name_ + " failed: " +
+                 std::strerror(flushed.error) + "; the packets of that block are counted as "
+                 "dropped_writer";
+    }
+}
+
+void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
+    if (now_ns < retry_open_ns_) return;
+    try {
+        name_ = setup_.directory->name_for(first_ts_ns);
+        file_.open(setup_.directory->partial_path(name_));
+    } catch (const std::exception& e) {
+        retry_open_ns_ = now_ns + retry_open_after_ns;
+        std::lock_guard lock(error_mutex_);
+        error_ = std::string(e.what()) + "; packets are counted as dropped_writer until it works";
+        return;
+    }
+    retry_open_ns_ = 0;
+    first_ts_ns_ = first_ts_ns;
+    last_ts_ns_ = first_ts_ns;
+    file_packets_ = {};
+    if (setup_.drops_so_far) drops_at_open_ = setup_.drops_so_far();
+    // Time rotation follows the wall clock, aligned to the interval: 300 s publishes at :00, :05.
+    const uint64_t interval = setup_.output.rotate.seconds * ns_per_second;
+    deadline_ns_ = interval == 0 ? 0 : (now_ns / interval + 1) * interval;
+}
+
+void Writer::close_and_publish() noexcept {
+    if (!file_.is_open()) return;
+    FlushResult flushed;
+    file_.close(flushed, false);
+    account(flushed);
+    const std::string partial = setup_.directory->partial_path(name_);
+    if (file_.packets() == 0) {
+        ::unlink(partial.c_str());  // everything in it was lost: nothing worth publishing
+        return;
+    }
+    std::string published;
+    try {
+        published = setup_.directory->publish(name_);
+    } catch (const std::exception& e) {
+        std::lock_guard lock(error_mutex_);
+        error_ = std::string(e.what()) + "; the file stays in .partial";
+        return;
+    }
+    counters_.files.add(1);
+
+    const PerPort<uint64_t> drops_now =
+        setup_.drops_so_far ? setup_.drops_so_far() : PerPort<uint64_t>{};
+    std::string line = "{\"file\":" + json_string(published.substr(published.rfind('/') + 1)) +
+                       ",\"first_ns\":" + std::to_string(first_ts_ns_) +
+                       ",\"last_ns\":" + std::to_string(last_ts_ns_) +
+                       ",\"packets\":" + std::to_string(file_.packets()) +
+                       ",\"bytes\":" + std::to_string(file_.size()) + ",\"ports\":{";
+    for (size_t port = 0; port < max_ports_per_tap; ++port) {
+        if (setup_.sources[port] == nullptr) continue;
+        if (port != 0) line += ",";
+        line += std::string("\"") + port_name(port) + "\":{\"packets\":" +
+                std::to_string(file_packets_[port]) +
+                ",\"drops\":" + std::to_string(drops_now[port] - drops_at_open_[port]) + "}";
+    }
+    line += "}}";
+    try {
+        setup_.directory->append_meta_line("index.jsonl", line);
+    } catch (const std::exception& e) {
+        std::lock_guard lock(error_mutex_);
+        error_ = e.what();
+    }
+}
+
+}  // namespace taprec

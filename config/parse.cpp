@@ -100,7 +100,8 @@ TapConfig parse_tap(YamlReader& r, const Field& field) {
     const auto s = r.map(field, tap_keys);
     if (!s) return tap;
     if (!field.node.IsMap()) {  // an empty `- ` entry
-        r.error(field, "expected a tap: a map with keys name, a and optionally b, workers, ...");
+        r.error(field, "expected a tap, a map with keys name, a, b, workers, timestamps, "
+                       "reorder_window; got nothing");
         return tap;
     }
     const Field name = (*s)["name"];

@@ -9,7 +9,7 @@ namespace taprec {
 
 namespace {
 
-constexpr size_t label_width = 14;
+constexpr size_t label_width = 16;
 
 void heading(std::ostream& out, const std::string& text) { out << text << '\n'; }
 
@@ -123,8 +123,8 @@ void print_plan(const Config& config, std::ostream& out) {
     if (config.dpdk.present || uses_dpdk(config)) {
         heading(out, "dpdk");
         row(out, "eal", config.dpdk.eal.empty() ? "(none extra)" : command_line(config.dpdk.eal));
-        row(out, "mbufs/port", std::to_string(config.dpdk.mbufs_per_port));
-        row(out, "rx descriptors", std::to_string(config.dpdk.rx_descriptors));
+        row(out, "mbufs_per_port", std::to_string(config.dpdk.mbufs_per_port));
+        row(out, "rx_descriptors", std::to_string(config.dpdk.rx_descriptors));
     }
 
     top_row(out, "ring capacity", std::to_string(config.ring_capacity) + " packets per ring");

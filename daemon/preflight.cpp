@@ -35,9 +35,9 @@ void check_port(const PortConfig& port, const std::string& key, const Config& co
     char err[PCAP_ERRBUF_SIZE] = {};
     pcap_t* p = pcap_open_offline(port.file.c_str(), err);
     if (p == nullptr) {
-        errors.push_back({config.path, port.mark.line, key + ".file",
-                          std::string("cannot read \"") + port.file + "\": " + err +
-                              "; give the path of a pcap or pcapng file"});
+        errors.push_back(config.error(key + ".file", std::string("cannot read \"") + port.file +
+                                                         "\": " + err +
+                                                         "; give the path of a pcap or pcapng file"));
         return;
     }
     if (link_type < 0) link_type = pcap_datalink(p);
@@ -56,18 +56,18 @@ std::vector<ConfigError> preflight(const Config& config) {
         if (tap.b) check_port(*tap.b, key + ".b", config, link_type, errors);
     }
     if (const std::string problem = directory_problem(config.output.directory); !problem.empty())
-        errors.push_back({config.path, 0, "output.directory",
-                          problem + "; choose a folder taprec can write, or fix its permissions"});
+        errors.push_back(config.error(
+            "output.directory", problem + "; choose a folder taprec can write, or fix its permissions"));
     if (!config.output.filter.empty()) {
         pcap_t* dead = pcap_open_dead(link_type < 0 ? DLT_EN10MB : link_type,
                                       static_cast<int>(config.output.snaplen));
         bpf_program program{};
         if (pcap_compile(dead, &program, config.output.filter.c_str(), 1,
                          PCAP_NETMASK_UNKNOWN) != 0)
-            errors.push_back({config.path, 0, "output.filter",
-                              std::string("\"") + config.output.filter +
-                                  "\" does not compile: " + pcap_geterr(dead) +
-                                  "; use libpcap filter syntax (man pcap-filter)"});
+            errors.push_back(config.error("output.filter",
+                                          std::string("\"") + config.output.filter +
+                                              "\" does not compile: " + pcap_geterr(dead) +
+                                              "; use libpcap filter syntax (man pcap-filter)"));
         else
             pcap_freecode(&program);
         pcap_close(dead);

@@ -1,8 +1,8 @@
 // TapPipeline: one tap's ports, rings and threads, wired as DESIGN.md draws them:
 //
-//   port a --rx thread--> rx_to_worker(a,i) --\
-//                                              worker i --worker_to_writer(i)--> writer --> files
-//   port b --rx thread--> rx_to_worker(b,i) --/
+//   port a --rx thread--> rx_to_worker(a,i) --+
+//                                              +--> worker i --worker_to_writer(i)--> writer
+//   port b --rx thread--> rx_to_worker(b,i) --+
 #pragma once
 
 #include <atomic>

@@ -216,9 +216,10 @@ private:
         if (rc == PCAP_ERROR) {
             const uint64_t offset = pcapng_ ? uint64_t(std::ftell(pcap_file(handle_)))
                                             : next_record_offset_;
-            end_with_error("pcap file " + port_.file + ": damaged record at byte offset " +
-                           std::to_string(offset) + " after " + std::to_string(records_read_) +
-                           " packets: " + pcap_geterr(handle_));
+            end_with_error("pcap file " + port_.file + ": unreadable record at byte offset " +
+                           std::to_string(offset) + ", after " + std::to_string(records_read_) +
+                           " good packets: " + pcap_geterr(handle_) +
+                           "; the packets before it were captured, the rest of the file is skipped");
             return;
         }
         at_end_.store(true, std::memory_order_release);

@@ -1,0 +1,32 @@
+#include "capture_files.hpp"
+
+#include <pcap/pcap.h>
+
+#include <stdexcept>
+
+namespace test_support {
+
+Capture read_capture(const std::string& path) {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    if (p == nullptr) throw std::runtime_error("cannot open " + path + ": " + err);
+    Capture capture;
+    capture.link_type = pcap_datalink(p);
+    capture.snaplen = static_cast<uint32_t>(pcap_snapshot(p));
+    pcap_pkthdr* h;
+    const u_char* data;
+    int rc;
+    while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+        Packet packet;
+        packet.ts_ns = uint64_t(h->ts.tv_sec) * 1'000'000'000u + uint64_t(h->ts.tv_usec);
+        packet.caplen = h->caplen;
+        packet.wire_len = h->len;
+        packet.bytes.assign(data, data + h->caplen);
+        capture.packets.push_back(std::move(packet));
+    }
+    if (rc == PCAP_ERROR) capture.error = pcap_geterr(p);
+    pcap_close(p);
+    return capture;
+}
+
+}  // namespace test_support

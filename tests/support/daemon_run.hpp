@@ -1,0 +1,57 @@
+// Running the real taprec binary from a test, and looking at what it left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "capture_files.hpp"
+#include "mini_json.hpp"
+
+namespace test_support {
+
+// $TAPREC_TEST_DATA/NAME: the captures copied into tests/data (see its README).
+std::string test_data(const std::string& name);
+std::string taprec_binary();
+
+// A fresh folder under /tmp, removed when the object goes away.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+std::vector<std::string> read_lines(const std::string& path);
+
+struct RunResult {
+    int exit_code = -1;  // -1 when killed by a signal or timed out
+    std::string output;  // stdout and stderr together
+};
+
+// Run taprec with `args`; `while_running` (if given) is called with the pid once started and
+// may send signals. Kills the daemon after `timeout_seconds`.
+RunResult run_taprec(const std::vector<std::string>& args,
+                     const std::function<void(pid_t)>& while_running = {},
+                     int timeout_seconds = 60);
+
+// The published files of DIR/TAP in the order index.jsonl lists them.
+std::vector<std::string> published_files(const std::string& tap_dir);
+// The packets of all published files, in that order.
+std::vector<Packet> published_packets(const std::string& tap_dir);
+// Names of the entries of a folder (without . and ..), sorted.
+std::vector<std::string> list_dir(const std::string& dir);
+// The last line of .meta/stats.jsonl, parsed.
+Json final_stats(const std::string& tap_dir);
+
+// The accounting invariant of DESIGN.md for one port of a final stats line.
+bool invariant_holds(const Json& stats, const std::string& port);
+
+}  // namespace test_support

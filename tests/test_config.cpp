@@ -1,0 +1,665 @@
+// Configuration: parsing, units, validation and the plan (config/).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/parse.hpp"
+#include "config/plan.hpp"
+#include "config/units.hpp"
+#include "config/validate.hpp"
+
+using namespace taprec;
+
+namespace {
+
+// The example of DESIGN.md "Configuration (YAML)", comments and all, so line numbers match it.
+const std::string design_example = R"(dpdk:                         # only needed when a port uses driver: dpdk
+  eal: ["-l", "0-4", "--file-prefix", "taprec"]    # extra EAL arguments, passed as given
+  mbufs_per_port: 262143
+  rx_descriptors: 4096
+taps:
+  - name: uplink              # [A-Za-z0-9_-]+ ; names the files
+    a: {driver: dpdk, device: "0000:3b:00.0"}      # A->B direction
+    b: {driver: dpdk, device: "0000:3b:00.1"}      # B->A direction; omit for a single-output TAP or SPAN
+    # a: {driver: pcap, interface: eth1}           # libpcap live
+    # a: {driver: pcap, file: a.pcap, speed: max}  # libpcap offline: max | realtime
+    # a: {driver: dpdk, device: "net_pcap0,rx_pcap=a.pcap"}   # any DPDK vdev
+    workers: 2                # = RSS queues per port; auto = what the ports offer
+    timestamps: auto          # auto | hardware | software (TSC); one clock per tap
+    reorder_window: 200us
+threads:                      # optional pinning; omitted means unpinned
+  rx: [1]
+  workers: [2, 3]
+  writer: 4
+  idle: spin                  # spin | yield | sleep : what a poller does when it finds nothing
+ring_capacity: 65536
+output:
+  directory: /var/lib/taprec  # files go to DIRECTORY/TAP/
+  name: "{tap}-%Y%m%d-%H%M%S" # strftime of the file's first packet; a sequence number is added on clashes
+  format: pcap-ns             # pcap (microseconds) | pcap-ns (nanoseconds)
+  snaplen: 65535
+  filter: ""                  # BPF, libpcap syntax
+  rotate: {bytes: 1GiB, seconds: 300}
+  retention: {max_bytes: 0, max_files: 0, min_free_percent: 5}
+  on_rotate: ["/usr/local/bin/ids-feed", "{path}"]   # run, without a shell, for each published file
+stats:
+  interval: 10s
+  prometheus_textfile: ""     # e.g. /var/lib/prometheus/node-exporter/taprec.prom
+)";
+
+// The smallest valid configuration: one tap, one live pcap port.
+const std::string minimal = "taps:\n  - name: t\n    a: {driver: pcap, interface: eth0}\n";
+
+ParseResult parse(const std::string& text) { return parse_config_text(text, "t.yaml"); }
+
+std::string all(const std::vector<ConfigError>& errors) {
+    std::string out;
+    for (const auto& e : errors) out += e.to_string() + "\n";
+    return out;
+}
+
+// True when one error starts with `prefix` ("t.yaml:7: taps[0].a.devcie:") and contains `part`.
+bool has_error(const std::vector<ConfigError>& errors, const std::string& prefix,
+               const std::string& part = "") {
+    for (const auto& e : errors) {
+        const std::string text = e.to_string();
+        if (text.rfind(prefix, 0) == 0 && text.find(part) != std::string::npos) return true;
+    }
+    return false;
+}
+
+// Parse errors for `text`, which must fail to parse.
+std::vector<ConfigError> parse_errors(const std::string& text) {
+    const ParseResult result = parse(text);
+    REQUIRE_FALSE(result.ok());
+    return result.errors;
+}
+
+// Validation errors for `text`, which must parse cleanly.
+std::vector<ConfigError> validation_errors(const std::string& text) {
+    const ParseResult result = parse(text);
+    INFO(all(result.errors));
+    REQUIRE(result.ok());
+    return validate_config(result.config);
+}
+
+}  // namespace
+
+TEST_CASE("the DESIGN.md example parses to exactly its values", "[fast]") {
+    const ParseResult result = parse(design_example);
+    INFO(all(result.errors));
+    REQUIRE(result.ok());
+    const Config& c = result.config;
+    CHECK(c.path == "t.yaml");
+
+    CHECK(c.dpdk.present);
+    CHECK(c.dpdk.eal == std::vector<std::string>{"-l", "0-4", "--file-prefix", "taprec"});
+    CHECK(c.dpdk.mbufs_per_port == 262143);
+    CHECK(c.dpdk.rx_descriptors == 4096);
+
+    REQUIRE(c.taps.size() == 1);
+    const TapConfig& tap = c.taps[0];
+    CHECK(tap.name == "uplink");
+    CHECK(tap.mark.line == 6);
+    CHECK(tap.a.driver == DriverKind::dpdk);
+    CHECK(tap.a.device == "0000:3b:00.0");
+    CHECK(tap.a.interface.empty());
+    CHECK(tap.a.file.empty());
+    CHECK(tap.a.mark.line == 7);
+    REQUIRE(tap.b.has_value());
+    CHECK(tap.b->driver == DriverKind::dpdk);
+    CHECK(tap.b->device == "0000:3b:00.1");
+    CHECK(tap.b->mark.line == 8);
+    CHECK(tap.workers == std::optional<uint32_t>{2});
+    CHECK(tap.timestamps == TimestampSource::automatic);
+    CHECK(tap.reorder_window_ns == 200'000);
+
+    CHECK(c.threads.rx == std::vector<int>{1});
+    CHECK(c.threads.workers == std::vector<int>{2, 3});
+    CHECK(c.threads.writer == std::optional<int>{4});
+    CHECK(c.threads.idle == IdlePolicy::spin);
+    CHECK(c.ring_capacity == 65536);
+
+    CHECK(c.output.directory == "/var/lib/taprec");
+    CHECK(c.output.name == "{tap}-%Y%m%d-%H%M%S");
+    CHECK(c.output.format == OutputFormat::pcap_ns);
+    CHECK(c.output.snaplen == 65535);
+    CHECK(c.output.filter.empty());
+    CHECK(c.output.rotate.bytes == 1073741824);
+    CHECK(c.output.rotate.seconds == 300);
+    CHECK(c.output.rotate.packets == 0);
+    CHECK(c.output.retention.max_bytes == 0);
+    CHECK(c.output.retention.max_files == 0);
+    CHECK(c.output.retention.min_free_percent == 5);
+    CHECK(c.output.on_rotate == std::vector<std::string>{"/usr/local/bin/ids-feed", "{path}"});
+    CHECK(c.stats.interval_ns == 10'000'000'000);
+    CHECK(c.stats.prometheus_textfile.empty());
+
+    CHECK(validate_config(c).empty());
+}
+
+TEST_CASE("every key given in the file has its line recorded", "[fast]") {
+    const Config c = parse(design_example).config;
+    CHECK(c.lines.at("dpdk") == 1);
+    CHECK(c.lines.at("dpdk.rx_descriptors") == 4);
+    CHECK(c.lines.at("taps[0]") == 6);
+    CHECK(c.lines.at("taps[0].name") == 6);
+    CHECK(c.lines.at("taps[0].a.device") == 7);
+    CHECK(c.lines.at("taps[0].workers") == 12);
+    CHECK(c.lines.at("taps[0].reorder_window") == 14);
+    CHECK(c.lines.at("threads.workers[1]") == 17);
+    CHECK(c.lines.at("output.rotate.seconds") == 27);
+    CHECK(c.lines.at("stats.prometheus_textfile") == 32);
+    // A defaulted key falls back to its nearest given ancestor.
+    CHECK(c.line_of("taps[0].a.speed") == 7);
+    CHECK(c.line_of("output.rotate.packets") == 27);
+    CHECK(c.line_of("nothing.here") == 0);
+}
+
+TEST_CASE("omitted keys take their defaults", "[fast]") {
+    const ParseResult result = parse(minimal);
+    INFO(all(result.errors));
+    REQUIRE(result.ok());
+    const Config& c = result.config;
+    CHECK_FALSE(c.dpdk.present);
+    CHECK(c.dpdk.eal.empty());
+    CHECK(c.dpdk.mbufs_per_port == 262143);
+    CHECK(c.dpdk.rx_descriptors == 4096);
+    REQUIRE(c.taps.size() == 1);
+    CHECK(c.taps[0].a.driver == DriverKind::pcap);
+    CHECK(c.taps[0].a.interface == "eth0");
+    CHECK(c.taps[0].a.speed == ReplaySpeed::max);
+    CHECK_FALSE(c.taps[0].b.has_value());
+    CHECK_FALSE(c.taps[0].workers.has_value());
+    CHECK(c.taps[0].timestamps == TimestampSource::automatic);
+    CHECK(c.taps[0].reorder_window_ns == 200'000);
+    CHECK(c.threads.rx.empty());
+    CHECK(c.threads.workers.empty());
+    CHECK_FALSE(c.threads.writer.has_value());
+    CHECK(c.threads.idle == IdlePolicy::sleep);
+    CHECK(c.ring_capacity == 65536);
+    CHECK(c.output.directory == "/var/lib/taprec");
+    CHECK(c.output.name == "{tap}-%Y%m%d-%H%M%S");
+    CHECK(c.output.format == OutputFormat::pcap_ns);
+    CHECK(c.output.snaplen == 262144);
+    CHECK(c.output.filter.empty());
+    CHECK(c.output.rotate.bytes == 1073741824);
+    CHECK(c.output.rotate.seconds == 300);
+    CHECK(c.output.rotate.packets == 0);
+    CHECK(c.output.retention.max_bytes == 0);
+    CHECK(c.output.retention.max_files == 0);
+    CHECK(c.output.retention.min_free_percent == 5);
+    CHECK(c.output.on_rotate.empty());
+    CHECK(c.stats.interval_ns == 10'000'000'000);
+    CHECK(c.stats.prometheus_textfile.empty());
+    CHECK(validate_config(c).empty());
+}
+
+TEST_CASE("the other spellings of enums, auto and pcap files", "[fast]") {
+    const ParseResult result = parse(
+        "dpdk: {}\n"
+        "taps:\n"
+        "  - name: replay_1\n"
+        "    a: {driver: pcap, file: a.pcap, speed: realtime}\n"
+        "    b: {driver: pcap, file: b.pcap}\n"
+        "    workers: auto\n"
+        "    timestamps: software\n"
+        "    reorder_window: 1ms\n"
+        "  - name: live-2\n"
+        "    a: {driver: pcap, interface: eth1}\n"
+        "    timestamps: hardware\n"
+        "threads: {idle: yield}\n"
+        "output: {format: pcap, snaplen: 64KiB, filter: tcp port 80,\n"
+        "         rotate: {bytes: 0, seconds: 0, packets: 1000000},\n"
+        "         retention: {max_bytes: 2 TiB, max_files: 100, min_free_percent: 0}}\n"
+        "stats: {interval: 500ms, prometheus_textfile: /tmp/taprec.prom}\n");
+    INFO(all(result.errors));
+    REQUIRE(result.ok());
+    const Config& c = result.config;
+    CHECK(c.dpdk.present);
+    REQUIRE(c.taps.size() == 2);
+    CHECK(c.taps[0].a.file == "a.pcap");
+    CHECK(c.taps[0].a.speed == ReplaySpeed::realtime);
+    CHECK(c.taps[0].b->file == "b.pcap");
+    CHECK(c.taps[0].b->speed == ReplaySpeed::max);
+    CHECK_FALSE(c.taps[0].workers.has_value());
+    CHECK(c.taps[0].timestamps == TimestampSource::software);
+    CHECK(c.taps[0].reorder_window_ns == 1'000'000);
+    CHECK(c.taps[1].timestamps == TimestampSource::hardware);
+    CHECK(c.taps[1].mark.line == 9);
+    CHECK(c.threads.idle == IdlePolicy::yield);
+    CHECK(c.output.format == OutputFormat::pcap_us);
+    CHECK(c.output.snaplen == 65536);
+    CHECK(c.output.filter == "tcp port 80");
+    CHECK(c.output.rotate.bytes == 0);
+    CHECK(c.output.rotate.packets == 1'000'000);
+    CHECK(c.output.retention.max_bytes == 2ull << 40);
+    CHECK(c.output.retention.max_files == 100);
+    CHECK(c.output.retention.min_free_percent == 0);
+    CHECK(c.stats.interval_ns == 500'000'000);
+    CHECK(c.stats.prometheus_textfile == "/tmp/taprec.prom");
+    CHECK(validate_config(c).empty());
+}
+
+TEST_CASE("sizes: binary units, bare bytes, nothing else", "[fast]") {
+    CHECK(parse_size("0") == 0u);
+    CHECK(parse_size("65535") == 65535u);
+    CHECK(parse_size("100B") == 100u);
+    CHECK(parse_size("64KiB") == 65536u);
+    CHECK(parse_size("1GiB") == 1073741824u);
+    CHECK(parse_size("1 GiB") == 1073741824u);
+    CHECK(parse_size("3MiB") == 3u * 1048576u);
+    CHECK(parse_size("2TiB") == 2ull << 40);
+    CHECK(parse_size("16777215TiB") == 16777215ull << 40);
+
+    CHECK_FALSE(parse_size(""));
+    CHECK_FALSE(parse_size("GiB"));
+    CHECK_FALSE(parse_size("1GB"));
+    CHECK_FALSE(parse_size("1gib"));
+    CHECK_FALSE(parse_size("1.5GiB"));
+    CHECK_FALSE(parse_size("-1"));
+    CHECK_FALSE(parse_size("+1"));
+    CHECK_FALSE(parse_size(" 1"));
+    CHECK_FALSE(parse_size("1 "));
+    CHECK_FALSE(parse_size("1GiB extra"));
+    CHECK_FALSE(parse_size("0x10"));
+    CHECK_FALSE(parse_size("16777216TiB"));            // 2^64: one past the largest
+    CHECK_FALSE(parse_size("99999999999999999999"));  // more digits than 64 bits hold
+}
+
+TEST_CASE("durations: a unit is required except for 0", "[fast]") {
+    CHECK(parse_duration_ns("0") == 0u);
+    CHECK(parse_duration_ns("750ns") == 750u);
+    CHECK(parse_duration_ns("200us") == 200'000u);
+    CHECK(parse_duration_ns("100ms") == 100'000'000u);
+    CHECK(parse_duration_ns("10s") == 10'000'000'000u);
+    CHECK(parse_duration_ns("10 s") == 10'000'000'000u);
+    CHECK(parse_duration_ns("5m") == 300'000'000'000u);
+    CHECK(parse_duration_ns("2h") == 7'200'000'000'000u);
+
+    CHECK_FALSE(parse_duration_ns("10"));
+    CHECK_FALSE(parse_duration_ns(""));
+    CHECK_FALSE(parse_duration_ns("s"));
+    CHECK_FALSE(parse_duration_ns("10 parsecs"));
+    CHECK_FALSE(parse_duration_ns("10sec"));
+    CHECK_FALSE(parse_duration_ns("1.5s"));
+    CHECK_FALSE(parse_duration_ns("-1s"));
+    CHECK_FALSE(parse_duration_ns("6000000h"));  // past 2^64 ns
+}
+
+TEST_CASE("sizes and durations print in the largest exact unit and parse back", "[fast]") {
+    CHECK(format_size(0) == "0B");
+    CHECK(format_size(65535) == "65535B");
+    CHECK(format_size(65536) == "64KiB");
+    CHECK(format_size(1073741824) == "1GiB");
+    CHECK(format_size(1536ull << 20) == "1536MiB");
+    CHECK(format_duration(0) == "0");
+    CHECK(format_duration(200'000) == "200us");
+    CHECK(format_duration(1'500'000) == "1500us");
+    CHECK(format_duration(90'000'000'000) == "90s");
+    CHECK(format_duration(300'000'000'000) == "5m");
+    CHECK(format_duration(3'600'000'000'000) == "1h");
+    for (const uint64_t v : {0ull, 1ull, 1023ull, 4096ull, 3ull << 30, 5ull << 40}) {
+        CHECK(parse_size(format_size(v)) == v);
+    }
+    for (const uint64_t v : {0ull, 1ull, 1000ull, 200'000ull, 7'000'000'000ull, 7'200'000'000'000ull}) {
+        CHECK(parse_duration_ns(format_duration(v)) == v);
+    }
+}
+
+TEST_CASE("ConfigError prints FILE:LINE: KEY: MESSAGE", "[fast]") {
+    CHECK(ConfigError{"a.yaml", 3, "taps[0].workers", "bad"}.to_string() == "a.yaml:3: taps[0].workers: bad");
+    CHECK(ConfigError{"a.yaml", 0, "taps", "missing"}.to_string() == "a.yaml: taps: missing");
+    CHECK(ConfigError{"a.yaml", 0, "", "cannot read"}.to_string() == "a.yaml: cannot read");
+}
+
+TEST_CASE("unknown keys are errors that list the valid keys", "[fast]") {
+    SECTION("top level") {
+        const auto errors = parse_errors(minimal + "tapz: 1\n");
+        INFO(all(errors));
+        CHECK(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: tapz: unknown key \"tapz\" (did you mean taps?)",
+                        "dpdk, taps, threads, ring_capacity, output, stats"));
+    }
+    SECTION("in a port") {
+        const auto errors = parse_errors(
+            "taps:\n"
+            "  - name: t\n"
+            "    a: {driver: dpdk, devcie: \"0000:3b:00.0\"}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:3: taps[0].a.devcie: unknown key \"devcie\" (did you mean device?)",
+                        "driver, device, interface, file, speed"));
+        CHECK(has_error(errors, "t.yaml:3: taps[0].a.device: required for driver dpdk"));
+        CHECK(errors.size() == 2);
+    }
+    SECTION("in a nested section") {
+        const auto errors = parse_errors(minimal + "output:\n  rotate:\n    byte: 1GiB\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:6: output.rotate.byte: unknown key", "bytes, seconds, packets"));
+    }
+    SECTION("given twice") {
+        const auto errors = parse_errors(minimal + "ring_capacity: 1024\nring_capacity: 2048\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: ring_capacity: given twice (first on line 4)"));
+    }
+}
+
+TEST_CASE("wrong types name what was expected", "[fast]") {
+    SECTION("a string where a list is expected") {
+        const auto errors = parse_errors("taps: uplink\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:1: taps: expected a list of taps", "got \"uplink\""));
+    }
+    SECTION("a number where a list of cores is expected") {
+        const auto errors = parse_errors(minimal + "threads:\n  rx: 1\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: threads.rx: expected a list of core numbers", "got \"1\""));
+    }
+    SECTION("a list where a map is expected") {
+        const auto errors = parse_errors(minimal + "output: [a, b]\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: output: expected a map with keys directory, name,", "got a list"));
+    }
+    SECTION("a map where text is expected") {
+        const auto errors = parse_errors(minimal + "output:\n  filter: {tcp: 80}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: output.filter: expected text, got a map"));
+    }
+    SECTION("a word where a number is expected") {
+        const auto errors = parse_errors(minimal + "ring_capacity: lots\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: ring_capacity: expected a number of packets", "got \"lots\""));
+    }
+    SECTION("a negative core") {
+        const auto errors = parse_errors(minimal + "threads:\n  workers: [1, -1]\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: threads.workers[1]: expected a core number", "got \"-1\""));
+    }
+    SECTION("a number too large for its field") {
+        const auto errors = parse_errors(minimal + "ring_capacity: 99999999999\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: ring_capacity: \"99999999999\" is too large", "4294967295"));
+    }
+    SECTION("a misspelt choice") {
+        const auto errors = parse_errors(minimal + "threads: {idle: spinn}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: threads.idle: expected one of spin, yield, sleep, got \"spinn\""));
+    }
+    SECTION("workers neither auto nor a number") {
+        const auto errors = parse_errors(minimal + "    workers: two\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: taps[0].workers: expected auto or a number of workers"));
+    }
+}
+
+TEST_CASE("bad units name the units that are valid", "[fast]") {
+    const auto errors = parse_errors(minimal +
+                                     "output:\n"
+                                     "  rotate: {bytes: 1GB}\n"
+                                     "stats:\n"
+                                     "  interval: 10 parsecs\n"
+                                     "    \n"
+                                     "  \n");
+    INFO(all(errors));
+    CHECK(has_error(errors, "t.yaml:5: output.rotate.bytes: expected a size", "got \"1GB\""));
+    CHECK(has_error(errors, "t.yaml:5: output.rotate.bytes:", "B, KiB, MiB, GiB, TiB"));
+    CHECK(has_error(errors, "t.yaml:7: stats.interval: expected a duration", "got \"10 parsecs\""));
+    CHECK(has_error(errors, "t.yaml:7: stats.interval:", "ns, us, ms, s, m, h"));
+    CHECK(errors.size() == 2);
+
+    const auto bare = parse_errors(minimal + "    reorder_window: 200\n");
+    INFO(all(bare));
+    CHECK(has_error(bare, "t.yaml:4: taps[0].reorder_window:", "(a duration needs a unit)"));
+}
+
+TEST_CASE("missing required values", "[fast]") {
+    SECTION("no taps") {
+        const auto errors = parse_errors("ring_capacity: 1024\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml: taps: required"));
+    }
+    SECTION("an empty file") {
+        const auto errors = parse_errors("");
+        CHECK(has_error(errors, "t.yaml: taps: required"));
+    }
+    SECTION("an empty list of taps") {
+        const auto errors = parse_errors("\ntaps: []\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:2: taps: is empty"));
+    }
+    SECTION("a tap without name or a") {
+        const auto errors = parse_errors("taps:\n  - workers: 2\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:2: taps[0].name: required"));
+        CHECK(has_error(errors, "t.yaml:2: taps[0].a: required"));
+    }
+    SECTION("a port without driver") {
+        const auto errors = parse_errors("taps:\n  - name: t\n    a:\n      interface: eth0\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:3: taps[0].a.driver: required: dpdk or pcap"));
+    }
+    SECTION("a pcap port with neither interface nor file") {
+        const auto errors = parse_errors("taps:\n  - name: t\n    a: {driver: pcap}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:3: taps[0].a: driver pcap needs interface"));
+    }
+    SECTION("a pcap port with both interface and file") {
+        const auto errors = parse_errors(
+            "taps:\n  - name: t\n    a: {driver: pcap, interface: eth0,\n        file: a.pcap}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: taps[0].a.file: give either interface"));
+    }
+    SECTION("speed without file") {
+        const auto errors = parse_errors(
+            "taps:\n  - name: t\n    a: {driver: pcap, interface: eth0}\n"
+            "    b: {driver: pcap, interface: eth1, speed: max}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: taps[0].b.speed: speed applies only to replaying a file"));
+    }
+    SECTION("pcap keys on a dpdk port") {
+        const auto errors = parse_errors(
+            "taps:\n  - name: t\n    a: {driver: dpdk, device: net_null0, interface: eth0}\n");
+        INFO(all(errors));
+        CHECK(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:3: taps[0].a.interface: not a dpdk key"));
+    }
+}
+
+TEST_CASE("a YAML syntax error is reported with its line", "[fast]") {
+    const auto errors = parse_errors("taps:\n  - name: t\n    a: {driver: pcap\n\nstats: [\n");
+    INFO(all(errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].file == "t.yaml");
+    CHECK(errors[0].line >= 3);
+    CHECK(errors[0].to_string().find("not valid YAML") != std::string::npos);
+
+    const auto tabs = parse_errors("taps:\n  - name: t\n\t  a: x\n");
+    INFO(all(tabs));
+    CHECK(has_error(tabs, "t.yaml:3: not valid YAML"));
+
+    const auto two = parse_errors(minimal + "---\nstats: {}\n");
+    INFO(all(two));
+    CHECK(has_error(two, "t.yaml:5: a second YAML document"));
+}
+
+TEST_CASE("every mistake is reported, not only the first", "[fast]") {
+    const auto errors = parse_errors(
+        "taps:\n"
+        "  - name: t\n"
+        "    a: {driver: pcapp, interface: eth0}\n"
+        "    timestamps: gps\n"
+        "threads: {idle: nap}\n"
+        "ring_capacity: -5\n"
+        "stats: {interval: 1 fortnight}\n");
+    INFO(all(errors));
+    CHECK(errors.size() == 5);
+    CHECK(has_error(errors, "t.yaml:3: taps[0].a.driver: expected one of dpdk, pcap, got \"pcapp\""));
+    CHECK(has_error(errors, "t.yaml:4: taps[0].timestamps: expected one of auto, hardware, software"));
+    CHECK(has_error(errors, "t.yaml:5: threads.idle:"));
+    CHECK(has_error(errors, "t.yaml:6: ring_capacity:"));
+    CHECK(has_error(errors, "t.yaml:7: stats.interval:"));
+}
+
+TEST_CASE("impossible values fail validation with the key, line and a fix", "[fast]") {
+    SECTION("workers 0") {
+        const auto errors = validation_errors(minimal + "    workers: 0\n");
+        INFO(all(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: taps[0].workers: 0 workers requested; set workers to a number "
+                                "from 1 to 1024, or auto"));
+    }
+    SECTION("workers 2000") {
+        const auto errors = validation_errors(minimal + "    workers: 2000\n");
+        CHECK(has_error(errors, "t.yaml:4: taps[0].workers: 2000 workers"));
+    }
+    SECTION("ring_capacity not a power of two") {
+        const auto errors = validation_errors(minimal + "ring_capacity: 1000\n");
+        INFO(all(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: ring_capacity: 1000 is not a power of two", "set it to 1024"));
+    }
+    SECTION("ring_capacity too small and too large") {
+        CHECK(has_error(validation_errors(minimal + "ring_capacity: 32\n"), "t.yaml:4: ring_capacity:",
+                        "set it to 64"));
+        CHECK(has_error(validation_errors(minimal + "ring_capacity: 134217728\n"), "t.yaml:4: ring_capacity:",
+                        "set it to 67108864"));
+    }
+    SECTION("a bad tap name") {
+        const auto errors = validation_errors(
+            "taps:\n  - a: {driver: pcap, interface: eth0}\n    name: up link/1\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:3: taps[0].name: \"up link/1\" has characters", "\"up_link_1\""));
+    }
+    SECTION("duplicate tap names") {
+        const auto errors = validation_errors(minimal + "  - name: t\n    a: {driver: pcap, interface: eth1}\n");
+        INFO(all(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: taps[1].name: \"t\" is already the name of taps[0] (line 2)"));
+    }
+    SECTION("snaplen 10") {
+        const auto errors = validation_errors(minimal + "output:\n  snaplen: 10\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: output.snaplen: 10 is outside 64..262144"));
+    }
+    SECTION("too few worker cores") {
+        const auto errors = validation_errors(minimal + "    workers: 4\n"
+                                                        "threads:\n  workers: [2, 3]\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:6: threads.workers: 2 cores listed but taps[0] (t) has 4 workers",
+                        "list at least 4 cores, or set taps[0].workers to 2 or fewer"));
+    }
+    SECTION("a core out of range") {
+        const auto errors = validation_errors(minimal + "threads:\n  rx: [1,\n    2000]\n  writer: 1024\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:6: threads.rx[1]: core 2000 is out of range"));
+        CHECK(has_error(errors, "t.yaml:7: threads.writer: core 1024 is out of range"));
+    }
+    SECTION("output paths and rules") {
+        const auto errors = validation_errors(minimal +
+                                              "output:\n"
+                                              "  directory: captures\n"
+                                              "  name: a/b\n"
+                                              "  rotate: {bytes: 1KiB}\n"
+                                              "  retention: {min_free_percent: 100}\n"
+                                              "  on_rotate: [ids-feed, \"{path}\"]\n"
+                                              "stats: {interval: 10ms}\n");
+        INFO(all(errors));
+        CHECK(errors.size() == 6);
+        CHECK(has_error(errors, "t.yaml:5: output.directory: \"captures\" is not an absolute path"));
+        CHECK(has_error(errors, "t.yaml:6: output.name: \"a/b\" contains '/'"));
+        CHECK(has_error(errors, "t.yaml:7: output.rotate.bytes: 1KiB", "set it to 64KiB or more"));
+        CHECK(has_error(errors, "t.yaml:8: output.retention.min_free_percent: 100"));
+        CHECK(has_error(errors, "t.yaml:9: output.on_rotate[0]: \"ids-feed\" is not an absolute path"));
+        CHECK(has_error(errors, "t.yaml:10: stats.interval: 10ms is shorter than 100ms"));
+    }
+    SECTION("an empty output name and a long reorder window") {
+        const auto errors = validation_errors(minimal + "    reorder_window: 11s\noutput: {name: \"\"}\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:4: taps[0].reorder_window: 11s", "set it to 10s or less"));
+        CHECK(has_error(errors, "t.yaml:5: output.name: is empty"));
+    }
+    SECTION("rotation off is allowed") {
+        CHECK(validation_errors(minimal + "output: {rotate: {bytes: 0, seconds: 0}}\n").empty());
+    }
+}
+
+TEST_CASE("Config::error locates later checks, such as the daemon's against devices", "[fast]") {
+    const Config c = parse(design_example).config;
+    CHECK(c.error("taps[0].workers", "8 queues requested but port 0000:3b:00.0 offers 4").to_string() ==
+          "t.yaml:12: taps[0].workers: 8 queues requested but port 0000:3b:00.0 offers 4");
+    CHECK(c.error("output.rotate.packets", "x").line == 27);
+}
+
+TEST_CASE("files: an unreadable file is an error, a readable one parses", "[fast]") {
+    const ParseResult missing = load_config_file("/nonexistent/taprec.yaml");
+    REQUIRE(missing.errors.size() == 1);
+    CHECK(has_error(missing.errors, "/nonexistent/taprec.yaml: cannot read"));
+
+    const ParseResult directory = load_config_file("/tmp");
+    CHECK(has_error(directory.errors, "/tmp: is a directory"));
+
+    const std::string path = "/tmp/taprec_test_config_" + std::to_string(::getpid()) + ".yaml";
+    {
+        std::ofstream out(path);
+        out << minimal << "ring_capacity: 100\n";
+    }
+    const ParseResult loaded = load_config_file(path);
+    std::remove(path.c_str());
+    INFO(all(loaded.errors));
+    REQUIRE(loaded.ok());
+    CHECK(loaded.config.path == path);
+    CHECK(loaded.config.taps[0].a.interface == "eth0");
+    CHECK(has_error(validate_config(loaded.config), path + ":4: ring_capacity: 100"));
+}
+
+TEST_CASE("the plan shows every resolved value", "[fast]") {
+    const Config c = parse(design_example).config;
+    std::ostringstream out;
+    print_plan(c, out);
+    const std::string plan = out.str();
+    INFO(plan);
+    const std::vector<std::string> lines_expected = {
+        "config            t.yaml\n",
+        "tap uplink\n",
+        "  port a          dpdk device 0000:3b:00.0\n",
+        "  port b          dpdk device 0000:3b:00.1\n",
+        "  workers         2\n",
+        "  timestamps      auto\n",
+        "  reorder         200us\n",
+        "  files           /var/lib/taprec/uplink/  (in progress: .partial/, index and stats: .meta/)\n",
+        "  rx              1\n",
+        "  workers         2, 3\n",
+        "  writer          4\n",
+        "  idle            spin\n",
+        "  eal             -l 0-4 --file-prefix taprec\n",
+        "  mbufs_per_port  262143\n",
+        "  rx_descriptors  4096\n",
+        "ring capacity     65536 packets per ring\n",
+        "  name            {tap}-%Y%m%d-%H%M%S.pcap\n",
+        "  format          pcap-ns (nanosecond timestamps)\n",
+        "  snaplen         65535 bytes\n",
+        "  filter          (none)\n",
+        "  rotate          at 1GiB or 300s, whichever comes first\n",
+        "  retention       keep 5% of the disk free; oldest deleted first\n",
+        "  on_rotate       /usr/local/bin/ids-feed {path}\n",
+        "  interval        10s\n",
+        "  prometheus      (none)\n",
+    };
+    for (const auto& line : lines_expected) CHECK(plan.find(line) != std::string::npos);
+
+    std::ostringstream unpinned;
+    print_plan(parse(minimal + "output: {rotate: {bytes: 0, seconds: 0}}\n").config, unpinned);
+    INFO(unpinned.str());
+    CHECK(unpinned.str().find("  port a          pcap interface eth0\n") != std::string::npos);
+    CHECK(unpinned.str().find("  workers         auto") != std::string::npos);
+    CHECK(unpinned.str().find("  rx              unpinned\n") != std::string::npos);
+    CHECK(unpinned.str().find("  idle            sleep\n") != std::string::npos);
+    CHECK(unpinned.str().find("  rotate          never") != std::string::npos);
+    CHECK(unpinned.str().find("dpdk") == std::string::npos);
+}

@@ -29,4 +29,27 @@ Capture read_capture(const std::string& path) {
     return capture;
 }
 
+void write_capture(const std::string& path, const Capture& capture) {
+    pcap_t* dead = pcap_open_dead_with_tstamp_precision(capture.link_type, int(capture.snaplen),
+                                                        PCAP_TSTAMP_PRECISION_NANO);
+    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+    if (dumper == nullptr) throw std::runtime_error("cannot write " + path);
+    for (const Packet& p : capture.packets) {
+        pcap_pkthdr h{};
+        h.ts.tv_sec = long(p.ts_ns / 1'000'000'000u);
+        h.ts.tv_usec = long(p.ts_ns % 1'000'000'000u);
+        h.caplen = p.caplen;
+        h.len = p.wire_len;
+        pcap_dump(reinterpret_cast<u_char*>(dumper), &h, p.bytes.data());
+    }
+    pcap_dump_close(dumper);
+    pcap_close(dead);
+}
+
+Capture retimed(Capture capture, uint64_t start_ns, uint64_t spacing_ns) {
+    for (size_t i = 0; i < capture.packets.size(); ++i)
+        capture.packets[i].ts_ns = start_ns + i * spacing_ns;
+    return capture;
+}
+
 }  // namespace test_support

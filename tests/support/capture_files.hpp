@@ -26,4 +26,10 @@ struct Capture {
 // Every packet of a pcap or pcapng file, timestamps in nanoseconds.
 Capture read_capture(const std::string& path);
 
+// Write a nanosecond pcap file (for scenarios the real captures do not have, such as a gap).
+void write_capture(const std::string& path, const Capture& capture);
+
+// The packets of `capture` re-timed: the first at start_ns, then one every spacing_ns.
+Capture retimed(Capture capture, uint64_t start_ns, uint64_t spacing_ns);
+
 }  // namespace test_support

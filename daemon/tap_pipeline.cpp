@@ -193,6 +193,8 @@ TapSnapshot TapPipeline::snapshot() const {
         port.written = wr.written[p].get();
         port.written_bytes = wr.written_bytes[p].get();
         port.dropped_writer = wr.dropped_writer[p].get();
+        // Every packet a worker emits late is late at the writer too, so the writer's count is
+        // the port's: packets out of timestamp order in the files.
         port.late = wr.late[p].get();
         s.stages.writer_dropped_writer += port.dropped_writer;
         s.stages.writer_late += port.late;
@@ -205,7 +207,6 @@ TapSnapshot TapPipeline::snapshot() const {
             PortSnapshot& port = s.ports[p];
             port.filtered += c.filtered[p].get();
             port.truncated += c.truncated[p].get();
-            port.late += c.late[p].get();
             port.dropped_ring += c.dropped_ring[p].get();
             s.stages.worker_filtered += c.filtered[p].get();
             s.stages.worker_truncated += c.truncated[p].get();

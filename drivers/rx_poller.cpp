@@ -25,6 +25,7 @@ void RxPoller::run() noexcept {
     const uint16_t queues = source.queue_count();
 
     while (!setup_.stop->load(std::memory_order_relaxed)) {
+        counters_.loops.add(1);
         size_t received = 0;
         for (uint16_t q = 0; q < queues; ++q) {
             const size_t n = source.rx_burst(q, burst);

@@ -18,6 +18,7 @@ struct alignas(cache_line_size) RxCounters {
     Counter received;
     Counter bytes;         // wire bytes of received packets
     Counter dropped_ring;  // rx_to_worker ring full
+    Counter loops;         // poll iterations: the watchdog's proof that the thread is alive
 };
 
 // worker: per port of the packets it handled.
@@ -27,6 +28,7 @@ struct alignas(cache_line_size) WorkerCounters {
     PerPort<Counter> late;          // older than a packet the merge had already emitted
     PerPort<Counter> dropped_ring;  // worker_to_writer ring full
     Counter idle_polls;             // polls that found nothing; lets the stats tell busy from idle
+    Counter loops;                  // iterations: the watchdog's proof that the thread is alive
 };
 
 // writer: per port of the packets it handled, and per tap.
@@ -37,6 +39,7 @@ struct alignas(cache_line_size) WriterCounters {
     PerPort<Counter> late;           // older than a packet already written
     Counter files;                   // files published
     Counter write_errors;            // failed writes (each may cost many packets)
+    Counter loops;                   // iterations: the watchdog's proof that the thread is alive
 };
 
 }  // namespace taprec

@@ -14,6 +14,7 @@ void Worker::run() noexcept {
     PacketRing& out = *setup_.worker_to_writer;
 
     while (true) {
+        counters_.loops.add(1);
         const size_t n = merge_.pop_ordered(burst);
         if (n == 0) {
             out.publish_watermark(merge_.frontier_ns());

@@ -54,6 +54,7 @@ void Writer::run() noexcept {
     IdleWait idle(setup_.idle);
     std::array<PacketRef, burst_size> burst;
     while (true) {
+        counters_.loops.add(1);
         const size_t n = merge_.pop_ordered(burst);
         const uint64_t now = realtime_now_ns();
         if (setup_.rotate_generation != nullptr) [[likely]] {

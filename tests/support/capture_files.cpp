@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace test_support {
@@ -44,6 +45,68 @@ void write_capture(const std::string& path, const Capture& capture) {
     }
     pcap_dump_close(dumper);
     pcap_close(dead);
+}
+
+namespace {
+
+// Whether the frame travels from the lower endpoint to the higher one.
+bool from_lower_endpoint(const Packet& p, int link_type) {
+    const std::vector<unsigned char>& b = p.bytes;
+    size_t l3 = 0;
+    unsigned ethertype = 0;
+    if (link_type == DLT_EN10MB) {
+        if (b.size() < 14) return true;
+        size_t off = 12;
+        ethertype = unsigned(b[off] << 8 | b[off + 1]);
+        while ((ethertype == 0x8100 || ethertype == 0x88a8) && b.size() >= off + 6) {
+            off += 4;
+            ethertype = unsigned(b[off] << 8 | b[off + 1]);
+        }
+        l3 = off + 2;
+        if (ethertype != 0x0800 && ethertype != 0x86dd)
+            return std::lexicographical_compare(b.begin() + 6, b.begin() + 12, b.begin(), b.begin() + 6);
+    } else if (link_type == DLT_LINUX_SLL) {
+        if (b.size() < 16) return true;
+        ethertype = unsigned(b[14] << 8 | b[15]);
+        l3 = 16;
+    } else {
+        return true;
+    }
+    std::vector<unsigned char> src, dst;
+    size_t l4 = 0;
+    unsigned proto = 0;
+    if (ethertype == 0x0800 && b.size() >= l3 + 20) {
+        src.assign(b.begin() + long(l3 + 12), b.begin() + long(l3 + 16));
+        dst.assign(b.begin() + long(l3 + 16), b.begin() + long(l3 + 20));
+        proto = b[l3 + 9];
+        const unsigned fragment_offset = unsigned((b[l3 + 6] & 0x1f) << 8 | b[l3 + 7]);
+        l4 = fragment_offset != 0 ? 0 : l3 + size_t(b[l3] & 0x0f) * 4;  // later fragments: no ports
+    } else if (ethertype == 0x86dd && b.size() >= l3 + 40) {
+        src.assign(b.begin() + long(l3 + 8), b.begin() + long(l3 + 24));
+        dst.assign(b.begin() + long(l3 + 24), b.begin() + long(l3 + 40));
+        proto = b[l3 + 6];
+        l4 = l3 + 40;
+    } else {
+        return true;
+    }
+    if (src != dst) return src < dst;
+    if ((proto == 6 || proto == 17) && l4 != 0 && b.size() >= l4 + 4) {
+        const unsigned sport = unsigned(b[l4] << 8 | b[l4 + 1]);
+        const unsigned dport = unsigned(b[l4 + 2] << 8 | b[l4 + 3]);
+        return sport <= dport;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::pair<Capture, Capture> split_directions(const Capture& capture) {
+    Capture a, b;
+    a.link_type = b.link_type = capture.link_type;
+    a.snaplen = b.snaplen = capture.snaplen;
+    for (const Packet& p : capture.packets)
+        (from_lower_endpoint(p, capture.link_type) ? a : b).packets.push_back(p);
+    return {a, b};
 }
 
 Capture retimed(Capture capture, uint64_t start_ns, uint64_t spacing_ns) {

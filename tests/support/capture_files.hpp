@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace test_support {
@@ -28,6 +29,10 @@ Capture read_capture(const std::string& path);
 
 // Write a nanosecond pcap file (for scenarios the real captures do not have, such as a gap).
 void write_capture(const std::string& path, const Capture& capture);
+
+// The two directions a TAP would deliver: each connection's packets split by which endpoint sent
+// them (the lower (address, port) goes to a), non-IP frames by MAC address.
+std::pair<Capture, Capture> split_directions(const Capture& capture);
 
 // The packets of `capture` re-timed: the first at start_ns, then one every spacing_ns.
 Capture retimed(Capture capture, uint64_t start_ns, uint64_t spacing_ns);

@@ -1,0 +1,188 @@
+// taprec-gen: the load generator of the bench. Sends the two directions of a TAP on two DPDK
+// ports (memif: the wire), at an exact rate from a token bucket on the TSC, with every frame
+// tagged with its direction and sequence number so bench/seqcheck can prove each loss.
+//
+//   taprec_gen [EAL args] -- --rate PPS|--gbps G  --seconds S  [--size N|imix|pcap:FILE]
+//                            [--flows N] [--burst N]
+// Port 0 sends direction a (client to server), port 1 (if present) direction b. One line of JSON
+// at the end: what was offered, what each port accepted (sent) and refused (tx_dropped).
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <array>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/bench_frame.hpp"
+
+namespace {
+
+volatile sig_atomic_t stop_requested = 0;
+void on_signal(int) { stop_requested = 1; }
+
+struct Options {
+    double rate_pps = 1e6;
+    double gbps = 0;
+    double seconds = 5;
+    std::string size = "64";
+    uint16_t flows = 1024;
+    uint16_t burst = 32;
+};
+
+[[noreturn]] void usage(const char* message) {
+    std::fprintf(stderr, "taprec_gen: %s\nusage: taprec_gen [EAL args] -- --rate PPS | --gbps G "
+                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N]\n", message);
+    std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 0; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (i + 1 >= argc) usage(("missing value for " + arg).c_str());
+        const char* v = argv[++i];
+        char* end = nullptr;
+        if (arg == "--rate") o.rate_pps = std::strtod(v, &end);
+        else if (arg == "--gbps") o.gbps = std::strtod(v, &end);
+        else if (arg == "--seconds") o.seconds = std::strtod(v, &end);
+        else if (arg == "--size") { o.size = v; continue; }
+        else if (arg == "--flows") o.flows = uint16_t(std::strtoul(v, &end, 10));
+        else if (arg == "--burst") o.burst = uint16_t(std::strtoul(v, &end, 10));
+        else usage(("unknown option " + arg).c_str());
+        if (end == v || *end != '\0') usage(("bad number for " + arg + ": " + v).c_str());
+    }
+    if (o.burst == 0 || o.burst > 64) usage("--burst must be 1..64");
+    if (o.flows == 0) usage("--flows must be at least 1");
+    return o;
+}
+
+// Frame lengths in the order they are sent, cycled.
+std::vector<uint16_t> frame_sizes(const std::string& spec) {
+    if (spec == "imix") {  // simple IMIX 7:4:1 of 64, 570, 1514 bytes
+        std::vector<uint16_t> v;
+        for (int i = 0; i < 7; ++i) v.push_back(64);
+        for (int i = 0; i < 4; ++i) v.push_back(570);
+        v.push_back(1514);
+        std::rotate(v.begin(), v.begin() + 5, v.end());  // mix them, not 7 small ones in a row
+        return v;
+    }
+    if (spec.rfind("pcap:", 0) == 0) {
+        char err[PCAP_ERRBUF_SIZE];
+        pcap_t* p = pcap_open_offline(spec.c_str() + 5, err);
+        if (p == nullptr) usage(err);
+        std::vector<uint16_t> v;
+        pcap_pkthdr* h;
+        const u_char* d;
+        while (pcap_next_ex(p, &h, &d) == 1)
+            v.push_back(uint16_t(std::clamp<uint32_t>(h->len, 64, 1514)));
+        pcap_close(p);
+        if (v.empty()) usage("the capture has no packets");
+        return v;
+    }
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(spec.c_str(), &end, 10);
+    if (end == spec.c_str() || *end != '\0' || n < 64 || n > 9000) usage("--size must be 64..9000, imix or pcap:FILE");
+    return {uint16_t(n)};
+}
+
+void start_port(uint16_t port, rte_mempool* pool) {
+    rte_eth_conf conf{};
+    if (rte_eth_dev_configure(port, 1, 1, &conf) != 0) usage("cannot configure a port");
+    if (rte_eth_rx_queue_setup(port, 0, 256, rte_eth_dev_socket_id(port), nullptr, pool) != 0 ||
+        rte_eth_tx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), nullptr) != 0)
+        usage("cannot set up queues");
+    if (rte_eth_dev_start(port) != 0) usage("cannot start a port");
+}
+
+bool links_up(uint16_t ports) {
+    for (uint16_t p = 0; p < ports; ++p) {
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(p, &link);
+        if (link.link_status != RTE_ETH_LINK_UP) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int eal_args = rte_eal_init(argc, argv);
+    if (eal_args < 0) usage("EAL initialisation failed (see above)");
+    Options o = parse(argc - eal_args - 1, argv + eal_args + 1);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    const uint16_t ports = std::min<uint16_t>(rte_eth_dev_count_avail(), 2);
+    if (ports == 0) usage("no port: give --vdev net_memif0,... (and net_memif1 for direction b)");
+    const std::vector<uint16_t> sizes = frame_sizes(o.size);
+    const uint16_t largest = *std::max_element(sizes.begin(), sizes.end());
+    rte_mempool* pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0,
+                                                uint16_t(RTE_PKTMBUF_HEADROOM + std::max<uint16_t>(largest, 2048)),
+                                                int(rte_socket_id()));
+    if (pool == nullptr) usage("cannot create the mbuf pool");
+    for (uint16_t p = 0; p < ports; ++p) start_port(p, pool);
+
+    // Wait for the receiver to connect: frames sent before that are not an offer.
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t wait_until = rte_rdtsc() + 30 * hz;
+    while (!links_up(ports) && rte_rdtsc() < wait_until && !stop_requested) rte_delay_ms(10);
+    if (!links_up(ports)) usage("the peer never connected (link down after 30 s)");
+
+    double average_size = 0;
+    for (uint16_t s : sizes) average_size += s;
+    average_size /= double(sizes.size());
+    if (o.gbps > 0) o.rate_pps = o.gbps * 1e9 / ((average_size + 24) * 8);  // + preamble, IFG, FCS
+
+    std::array<uint64_t, 2> sent{}, refused{}, sequence{};
+    std::array<rte_mbuf*, 64> burst;
+    size_t size_index = 0;
+    uint16_t flow = 0;
+    const uint64_t start = rte_rdtsc();
+    const uint64_t end = start + uint64_t(o.seconds * double(hz));
+    uint64_t offered = 0;
+    uint16_t direction = 0;
+    while (!stop_requested) {
+        const uint64_t now = rte_rdtsc();
+        if (now >= end) break;
+        // Token bucket: the packets due by now, less those already offered.
+        const uint64_t due = uint64_t(double(now - start) * o.rate_pps / double(hz));
+        if (due <= offered) continue;
+        const uint16_t n = uint16_t(std::min<uint64_t>(due - offered, o.burst));
+        if (rte_pktmbuf_alloc_bulk(pool, burst.data(), n) != 0) continue;
+        for (uint16_t i = 0; i < n; ++i) {
+            const uint16_t length = sizes[size_index];
+            size_index = size_index + 1 == sizes.size() ? 0 : size_index + 1;
+            rte_mbuf* m = burst[i];
+            auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, length));
+            bench::build_frame(frame, length, {uint8_t(direction), flow, sequence[direction]++});
+            flow = uint16_t(flow + 1 == o.flows ? 0 : flow + 1);
+        }
+        const uint16_t port = ports == 2 ? direction : 0;
+        const uint16_t accepted = rte_eth_tx_burst(port, 0, burst.data(), n);
+        if (accepted < n) rte_pktmbuf_free_bulk(&burst[accepted], n - accepted);
+        sent[direction] += accepted;
+        refused[direction] += n - accepted;
+        offered += n;
+        if (ports == 2) direction ^= 1;
+    }
+    const double seconds = double(rte_rdtsc() - start) / double(hz);
+    std::printf("{\"seconds\":%.3f,\"rate_pps\":%.0f,\"offered\":%" PRIu64
+                ",\"a\":{\"sent\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 "},\"b\":{\"sent\":%" PRIu64
+                ",\"tx_dropped\":%" PRIu64 "},\"average_size\":%.1f}\n",
+                seconds, o.rate_pps, offered, sent[0], refused[0], sent[1], refused[1], average_size);
+    std::fflush(stdout);
+    for (uint16_t p = 0; p < ports; ++p) rte_eth_dev_stop(p);
+    rte_eal_cleanup();
+    return 0;
+}

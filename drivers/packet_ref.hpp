@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace taprec {
 
@@ -20,6 +21,15 @@ struct PacketRef {
     uint16_t flags;         // PacketRef::multi_segment, ...
 
     static constexpr uint16_t multi_segment = 1;  // bytes span a chain; see PacketSource::copy_out
+    // A driver that chains segments puts at least this much in the first one (DPDK: the mbuf
+    // data room), so headers can be read at `data` without walking the chain.
+    static constexpr uint32_t min_first_segment = 1024;
+
+    // The bytes at `data` that are safe to read in place: enough for every header.
+    std::span<const std::byte> head() const noexcept {
+        return {data, (flags & multi_segment) && caplen > min_first_segment ? min_first_segment
+                                                                          : caplen};
+    }
 };
 
 }  // namespace taprec

@@ -60,9 +60,18 @@ void RxPoller::run() noexcept {
 void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
     uint64_t bytes = 0;
     uint64_t newest = watermark_ns_;
+    // A stamp far in the future (a bogus hardware stamp, a clock step) would hold the merge back
+    // until the clock caught up with it, so it is set back to the port's clock here, where
+    // packets are stamped, and counted. A replay has no clock to check against (0).
+    const uint64_t clock = setup_.source->idle_clock_ns();
+    const uint64_t latest_sane = clock == 0 ? UINT64_MAX : clock + max_future_ns;
     for (PacketRef& p : burst) {
         p.port = setup_.port_index;
         bytes += p.wire_len;
+        if (p.ts_ns > latest_sane) [[unlikely]] {
+            p.ts_ns = clock;
+            counters_.clamped.add(1);
+        }
         newest = std::max(newest, p.ts_ns);
     }
     counters_.received.add(burst.size());
@@ -77,7 +86,7 @@ void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
         std::array<std::array<PacketRef, burst_size>, 64> shares;
         std::array<uint8_t, 64> counts{};
         for (const PacketRef& p : burst) {
-            const uint32_t h = symmetric_flow_hash(std::span(p.data, p.caplen), link_type_);
+            const uint32_t h = symmetric_flow_hash(p.head(), link_type_);
             const size_t w = h % workers;
             shares[w][counts[w]++] = p;
         }

@@ -38,6 +38,8 @@ private:
     void hand_on_to(PacketRing& ring, std::span<const PacketRef> burst) noexcept;
     void publish_watermark(uint64_t ts_ns) noexcept;
 
+    static constexpr uint64_t max_future_ns = 1'000'000'000;  // stamps are taken before we look
+
     RxPollerSetup setup_;
     bool spread_by_hash_;   // no RSS to keep flows together: the software hash picks the worker
     int link_type_;

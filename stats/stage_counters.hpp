@@ -18,6 +18,7 @@ struct alignas(cache_line_size) RxCounters {
     Counter received;
     Counter bytes;         // wire bytes of received packets
     Counter dropped_ring;  // rx_to_worker ring full
+    Counter clamped;       // timestamps far ahead of the port's clock, set back to it
     Counter loops;         // poll iterations: the watchdog's proof that the thread is alive
 };
 

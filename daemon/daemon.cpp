@@ -13,6 +13,7 @@
 #include "daemon/log.hpp"
 #include "daemon/signals.hpp"
 #include "daemon/tap_pipeline.hpp"
+#include "drivers/dpdk_eal.hpp"
 
 namespace taprec {
 namespace {
@@ -109,6 +110,11 @@ std::vector<TapCores> assign_cores(const Config& config,
 int run_daemon(const Config& config) {
     static SignalFlags signals;
     install_signal_handlers(signals);
+    if (const int status = start_dpdk(config, [](bool error, const std::string& line) {
+            error ? log_error(line) : log_info(line);
+        });
+        status != 0)
+        return status;
 
     std::vector<std::unique_ptr<TapPipeline>> taps;
     try {

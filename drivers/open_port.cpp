@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "drivers/dpdk_port.hpp"
 #include "drivers/pcap_source.hpp"
 
 namespace taprec {
@@ -14,8 +15,7 @@ std::unique_ptr<PacketSource> open_port(const PortConfig& port, const PortOption
         return open_pcap_source(port, pcap);
     }
     case DriverKind::dpdk:
-        throw std::runtime_error("dpdk port " + port.device +
-                                 ": this build has no DPDK driver yet; use driver: pcap");
+        return open_dpdk_port(port, options);
     }
     throw std::runtime_error("unknown driver");
 }

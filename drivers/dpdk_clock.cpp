@@ -1,0 +1,150 @@
+#include "drivers/dpdk_clock.hpp"
+
+#include <ctime>
+
+#include "drivers/dpdk_api.hpp"
+
+namespace taprec {
+namespace {
+
+__extension__ using u128 = unsigned __int128;
+
+// Set once by calibrate(), before any port exists; read-only afterwards.
+uint64_t g_tsc_hz = 0;
+uint64_t g_mult = 0;  // nanoseconds per tick << 32
+
+uint64_t mult_for(uint64_t ns, uint64_t ticks) noexcept {
+    return ticks == 0 ? 0 : uint64_t((u128(ns) << 32) / ticks);
+}
+
+uint64_t scale(uint64_t ticks, uint64_t mult) noexcept { return uint64_t((u128(ticks) * mult) >> 32); }
+
+void sleep_ms(uint32_t ms) {
+    timespec t{time_t(ms / 1000), long(ms % 1000) * 1'000'000};
+    while (nanosleep(&t, &t) != 0) {}
+}
+
+// A TSC and CLOCK_REALTIME pair read as close together as we can: the tighter of a few tries.
+void read_pair(uint64_t& tsc, uint64_t& ns) noexcept {
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 3; ++i) {
+        const uint64_t t0 = rte_rdtsc();
+        const uint64_t now = realtime_now_ns();
+        const uint64_t t1 = rte_rdtsc();
+        if (t1 - t0 < best) {
+            best = t1 - t0;
+            tsc = t0 + (t1 - t0) / 2;
+            ns = now;
+        }
+    }
+}
+
+constexpr int64_t step_threshold_ns = 100'000'000;
+
+}  // namespace
+
+std::string_view name_of(PortClock clock) {
+    switch (clock) {
+    case PortClock::tsc: return "TSC";
+    case PortClock::epoch_usec: return "driver, microseconds";
+    case PortClock::epoch_nsec: return "driver, nanoseconds";
+    case PortClock::device_ticks: return "NIC clock";
+    }
+    return "?";
+}
+
+PortClock rx_timestamp_unit(std::string_view driver_name) {
+    // net_pcap copies the pcap record's time: microseconds since the epoch in 22.11 (it reads
+    // with microsecond precision), whatever the file's own precision.
+    if (driver_name == "net_pcap") return PortClock::epoch_usec;
+    return PortClock::device_ticks;
+}
+
+uint64_t realtime_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+void TscClock::calibrate(uint32_t ms) {
+    uint64_t t0 = 0, n0 = 0, t1 = 0, n1 = 0;
+    read_pair(t0, n0);
+    sleep_ms(ms);
+    read_pair(t1, n1);
+    g_mult = mult_for(n1 - n0, t1 - t0);
+    g_tsc_hz = (n1 > n0) ? uint64_t(u128(t1 - t0) * 1'000'000'000u / (n1 - n0)) : rte_get_tsc_hz();
+    if (g_mult == 0) {
+        g_tsc_hz = rte_get_tsc_hz();
+        g_mult = mult_for(1'000'000'000u, g_tsc_hz);
+    }
+}
+
+uint64_t TscClock::tsc_hz() noexcept { return g_tsc_hz != 0 ? g_tsc_hz : rte_get_tsc_hz(); }
+
+TscClock::TscClock() {
+    mult_ = g_mult != 0 ? g_mult : mult_for(1'000'000'000u, rte_get_tsc_hz());
+    read_pair(anchor_tsc_, anchor_ns_);
+    last_sync_tsc_ = anchor_tsc_;
+    last_sync_real_ns_ = anchor_ns_;
+    next_resync_tsc_ = anchor_tsc_ + tsc_hz();
+}
+
+uint64_t TscClock::peek_ns(uint64_t tsc) const noexcept {
+    if (tsc < anchor_tsc_) return anchor_ns_;  // a TSC read before the last re-anchor
+    return anchor_ns_ + scale(tsc - anchor_tsc_, mult_);
+}
+
+uint64_t TscClock::to_ns(uint64_t tsc) noexcept {
+    if (tsc >= next_resync_tsc_) [[unlikely]]
+        resync(tsc);
+    return peek_ns(tsc);
+}
+
+uint64_t TscClock::now_ns() noexcept { return to_ns(rte_rdtsc()); }
+
+void TscClock::resync(uint64_t) noexcept {
+    uint64_t tsc = 0, real = 0;
+    read_pair(tsc, real);
+    const uint64_t period = tsc_hz();
+    next_resync_tsc_ = tsc + period;
+    const uint64_t mapped = peek_ns(tsc);
+    const int64_t error = int64_t(real - mapped);
+    // The rate CLOCK_REALTIME really ran at over the last period, in ns per tick.
+    const uint64_t measured = mult_for(real - last_sync_real_ns_, tsc - last_sync_tsc_);
+    last_sync_tsc_ = tsc;
+    last_sync_real_ns_ = real;
+    if (error > step_threshold_ns || error < -step_threshold_ns || measured == 0) {
+        anchor_tsc_ = tsc;
+        anchor_ns_ = real;
+        return;
+    }
+    // Continue from where we are, at the measured rate plus what closes the gap in one period;
+    // bounded so the rate never comes near 0 (time must keep increasing).
+    const int64_t correction = int64_t((u128(error < 0 ? -error : error) << 32) / period);
+    int64_t mult = int64_t(measured) + (error < 0 ? -correction : correction);
+    if (mult < int64_t(measured / 2)) mult = int64_t(measured / 2);
+    anchor_tsc_ = tsc;
+    anchor_ns_ = mapped;
+    mult_ = uint64_t(mult);
+}
+
+bool DeviceClock::calibrate(uint16_t port_id) {
+    uint64_t c0 = 0, c1 = 0;
+    if (rte_eth_read_clock(port_id, &c0) != 0) return false;
+    const uint64_t n0 = realtime_now_ns();
+    sleep_ms(20);
+    if (rte_eth_read_clock(port_id, &c1) != 0) return false;
+    const uint64_t n1 = realtime_now_ns();
+    if (c1 <= c0) return false;
+    mult_ = mult_for(n1 - n0, c1 - c0);
+    anchor_ticks_ = c1;
+    anchor_ns_ = n1;
+    return mult_ != 0;
+}
+
+uint64_t DeviceClock::to_ns(uint64_t ticks) const noexcept {
+    if (ticks >= anchor_ticks_) return anchor_ns_ + scale(ticks - anchor_ticks_, mult_);
+    return anchor_ns_ - scale(anchor_ticks_ - ticks, mult_);
+}
+
+}  // namespace taprec

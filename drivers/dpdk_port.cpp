@@ -1,0 +1,470 @@
+#include "drivers/dpdk_port.hpp"
+
+#include <pcap/dlt.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <array>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "drivers/dpdk_api.hpp"
+#include "drivers/dpdk_clock.hpp"
+#include "drivers/dpdk_device.hpp"
+#include "drivers/dpdk_eal.hpp"
+#include "drivers/dpdk_mempool.hpp"
+#include "drivers/dpdk_replay.hpp"
+#include "drivers/dpdk_rss.hpp"
+
+namespace taprec {
+namespace {
+
+constexpr uint16_t max_burst = 64;
+constexpr uint16_t max_queues = 64;
+constexpr uint32_t tx_descriptors = 512;     // unused: a tap port never sends; some PMDs want one
+constexpr uint64_t replay_stall_ns = 1'000'000'000;  // EOF fallback, see DpdkPort::on_empty_poll
+
+// The tap a port belongs to, its index, and the tap's other port.
+struct TapView {
+    const TapConfig* tap = nullptr;
+    size_t index = 0;
+    const PortConfig* peer = nullptr;
+};
+
+TapView find_tap(const Config& config, const PortConfig& port) {
+    for (size_t i = 0; i < config.taps.size(); ++i) {
+        const TapConfig& tap = config.taps[i];
+        if (tap.a.driver == DriverKind::dpdk && tap.a.device == port.device)
+            return {&tap, i, tap.b ? &*tap.b : nullptr};
+        if (tap.b && tap.b->driver == DriverKind::dpdk && tap.b->device == port.device)
+            return {&tap, i, &tap.a};
+    }
+    throw std::runtime_error("dpdk device " + port.device + " is not in the configuration DPDK "
+                             "was started with");
+}
+
+bool rss_capable(const rte_eth_dev_info& info) {
+    return info.max_rx_queues > 1 && rss_hash_types(info.flow_type_rss_offloads) != 0;
+}
+
+// The bytes the mbuf chain really holds, at most pkt_len. They can be fewer: Debian's 22.11
+// net_pcap sets pkt_len to a record's full length but copies only its length mod 65536 into the
+// chain (a uint16_t in eth_pcap_rx_jumbo), so an 80 KB frame carries 14,530 bytes. Writing
+// pkt_len bytes would put whatever follows in the file; this makes it a truncated record instead.
+uint32_t captured_bytes(const rte_mbuf* m) noexcept {
+    if (m->nb_segs == 1) [[likely]]
+        return std::min<uint32_t>(m->pkt_len, m->data_len);
+    uint32_t sum = 0;
+    for (const rte_mbuf* s = m; s != nullptr; s = s->next) sum += s->data_len;
+    return std::min(sum, m->pkt_len);
+}
+
+// Registers the calling thread with EAL once, so it gets an lcore id and with it a mempool cache
+// (the rx threads and the writer are plain std::threads). Without it, mbufs still come and go
+// through the pool's ring, only slower.
+void register_thread_once() noexcept {
+    thread_local bool done = false;
+    if (done) [[likely]]
+        return;
+    done = true;
+    if (rte_lcore_id() == LCORE_ID_ANY) rte_thread_register();
+}
+
+class DpdkPort final : public PacketSource {
+public:
+    DpdkPort(const PortConfig& port, const PortOptions& options, const DpdkRuntime& runtime)
+        : device_(parse_dpdk_device(port.device)) {
+        const Config& config = runtime.config;
+        const TapView view = find_tap(config, port);
+        const std::string tap_key = "taps[" + std::to_string(view.index) + "]";
+        what_ = "port " + device_.name;
+        if (rte_eth_dev_get_port_by_name(device_.name.c_str(), &port_id_) != 0)
+            throw std::runtime_error("dpdk device " + port.device + ": no such DPDK port");
+        rte_eth_dev_info info{};
+        if (int rc = rte_eth_dev_info_get(port_id_, &info); rc != 0)
+            throw std::runtime_error(what_ + ": cannot read device info: " + rte_strerror(-rc));
+        driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+
+        // Replayed capture file (net_pcap rx_pcap=): lossless, ends at the end of the file.
+        if (const auto file = device_.arg("rx_pcap"); device_.driver == "net_pcap" && file) {
+            const auto it = runtime.replays.find(*file);
+            if (it != runtime.replays.end()) {
+                replay_ = true;
+                replay_file_ = *file;
+                scan_ = it->second;
+                infinite_ = device_.arg("infinite_rx").value_or("0") != "0";
+            }
+        }
+        link_type_ = replay_ ? scan_.link_type : DLT_EN10MB;
+
+        // Queues: symmetric RSS only when both ports of the tap can, so queue i means the same
+        // flows on both; otherwise one queue and the rx thread's software hash.
+        const TapConfig& tap = *view.tap;
+        std::optional<rte_eth_dev_info> peer_info;
+        if (view.peer != nullptr && view.peer->driver == DriverKind::dpdk) {
+            uint16_t peer_id;
+            rte_eth_dev_info pi{};
+            if (rte_eth_dev_get_port_by_name(parse_dpdk_device(view.peer->device).name.c_str(),
+                                             &peer_id) == 0 &&
+                rte_eth_dev_info_get(peer_id, &pi) == 0)
+                peer_info = pi;
+        }
+        const bool peer_ok = view.peer == nullptr || (peer_info && rss_capable(*peer_info));
+        const uint32_t cores = config.threads.workers.empty()
+                                   ? std::max(1u, std::thread::hardware_concurrency())
+                                   : uint32_t(config.threads.workers.size());
+        const uint32_t requested = tap.workers ? *tap.workers : std::min(cores, uint32_t(max_queues));
+        if (requested > 1 && rss_capable(info) && peer_ok) {
+            uint32_t offered = info.max_rx_queues;
+            if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
+            if (tap.workers && requested > offered)
+                throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
+                                         " queues requested but " + what_ + " offers " +
+                                         std::to_string(offered) + "; set workers to " +
+                                         std::to_string(offered) + " or fewer");
+            queues_ = static_cast<uint16_t>(std::min({requested, offered, uint32_t(max_queues)}));
+            rss_ = queues_ > 1;
+        }
+        // The workers this port feeds, as TapPipeline will resolve them.
+        const uint32_t workers =
+            rss_ ? queues_
+                 : tap.workers.value_or(config.threads.workers.empty()
+                                            ? 1u
+                                            : uint32_t(config.threads.workers.size()));
+
+        // The pool: no per-thread cache on a replay, whose rx thread waits for free mbufs and
+        // must be able to see them all (see rx_burst).
+        uint32_t cache = replay_ ? 0 : mbuf_cache_size;
+        if (uint64_t(cache) * 3 / 2 > config.dpdk.mbufs_per_port) cache = 0;
+        nb_rxd_ = static_cast<uint16_t>(std::min<uint32_t>(config.dpdk.rx_descriptors, UINT16_MAX));
+        uint16_t nb_txd = tx_descriptors;
+        rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nb_rxd_, &nb_txd);
+        const MbufBudget budget =
+            mbufs_held_at_once(nb_rxd_, queues_, workers, config.ring_capacity, cache);
+        check_pool_size(what_, config.dpdk.mbufs_per_port, budget, nb_rxd_, queues_, workers,
+                        config.ring_capacity);
+        int socket = rte_eth_dev_socket_id(port_id_);
+        if (socket < 0) socket = SOCKET_ID_ANY;
+        pool_ = create_port_pool("taprec_p" + std::to_string(port_id_), config.dpdk.mbufs_per_port,
+                                 cache, socket, what_);
+        segs_per_frame_ = std::max<uint32_t>(1, (std::max(scan_.max_caplen, 1u) + mbuf_data_room - 1) /
+                                                    mbuf_data_room);
+
+        choose_clock(options.timestamps, tap_key, info, peer_info);
+        try {
+            configure(info, socket);
+        } catch (...) {
+            rte_mempool_free(pool_);
+            throw;
+        }
+        describe_ = describe_port();
+    }
+
+    ~DpdkPort() override {
+        rte_eth_dev_stop(port_id_);
+        rte_eth_dev_close(port_id_);
+        rte_mempool_free(pool_);
+    }
+
+    std::string describe() const override { return describe_; }
+    uint16_t queue_count() const override { return queues_; }
+    bool has_rss() const override { return rss_; }
+    int link_type() const override { return link_type_; }
+    bool is_wire() const noexcept override { return !replay_; }
+
+    size_t rx_burst(uint16_t queue, std::span<PacketRef> out) noexcept override {
+        if (at_end_.load(std::memory_order_relaxed)) return 0;
+        register_thread_once();
+        const uint16_t want = static_cast<uint16_t>(std::min<size_t>(out.size(), max_burst));
+        // A replay never drops: it waits until the pool holds a whole burst of the file's largest
+        // frames, since net_pcap reads a record before it knows whether it has an mbuf for it.
+        if (replay_ && rte_mempool_avail_count(pool_) < uint32_t(want) * segs_per_frame_) return 0;
+        std::array<rte_mbuf*, max_burst> mbufs;
+        const uint16_t n = rte_eth_rx_burst(port_id_, queue, mbufs.data(), want);
+        if (n == 0) {
+            on_empty_poll();
+            return 0;
+        }
+        idle_since_tsc_ = 0;
+        uint64_t ts = clock_ == PortClock::tsc ? tsc_.to_ns(rte_rdtsc()) : 0;
+        uint64_t& last = last_ts_[queue % max_queues];
+        for (uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = mbufs[i];
+            if (clock_ != PortClock::tsc) {
+                // A packet without the driver's stamp keeps its predecessor's, so the queue stays
+                // in order on one clock.
+                if (m->ol_flags & ts_flag_) last = driver_ns(*RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*));
+                ts = last;
+            }
+            out[i] = PacketRef{rte_pktmbuf_mtod(m, const std::byte*), m, ts, captured_bytes(m),
+                               m->pkt_len, 0,
+                               m->nb_segs > 1 ? PacketRef::multi_segment : uint16_t(0)};
+        }
+        return n;
+    }
+
+    bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
+    std::string error() const override { return at_end() ? error_ : std::string(); }
+
+    uint64_t idle_clock_ns() const noexcept override {
+        switch (clock_) {
+        case PortClock::tsc: return tsc_.peek_ns(rte_rdtsc());
+        case PortClock::device_ticks: return realtime_now_ns();
+        default: return replay_ ? 0 : realtime_now_ns();  // file time has no "now"
+        }
+    }
+
+    void refresh_counters() noexcept override {
+        rte_eth_stats st{};
+        if (rte_eth_stats_get(port_id_, &st) != 0) return;
+        stats_ = st;
+        missed_.store(st.imissed, std::memory_order_relaxed);
+        errors_.store(st.ierrors, std::memory_order_relaxed);
+        nombuf_.store(st.rx_nombuf, std::memory_order_relaxed);
+    }
+
+    void release(std::span<const PacketRef> packets) noexcept override {
+        register_thread_once();
+        std::array<rte_mbuf*, max_burst> mbufs;
+        while (!packets.empty()) {
+            const size_t n = std::min<size_t>(packets.size(), max_burst);
+            for (size_t i = 0; i < n; ++i) mbufs[i] = static_cast<rte_mbuf*>(packets[i].buffer);
+            rte_pktmbuf_free_bulk(mbufs.data(), static_cast<unsigned>(n));
+            packets = packets.subspan(n);
+        }
+    }
+
+    void copy_out(const PacketRef& packet, std::byte* dst) const noexcept override {
+        uint32_t left = packet.caplen;  // the worker may have cut it to the snaplen
+        for (const rte_mbuf* m = static_cast<const rte_mbuf*>(packet.buffer); m != nullptr && left != 0;
+             m = m->next) {
+            const uint32_t n = std::min<uint32_t>(left, m->data_len);
+            std::memcpy(dst, rte_pktmbuf_mtod(m, const std::byte*), n);
+            dst += n;
+            left -= n;
+        }
+    }
+
+    NicCounters nic_counters() const override {
+        NicCounters c;
+        c.missed = missed_.load(std::memory_order_relaxed);
+        c.errors = errors_.load(std::memory_order_relaxed);
+        c.nombuf = nombuf_.load(std::memory_order_relaxed);
+        return c;
+    }
+
+private:
+    void choose_clock(TimestampSource timestamps, const std::string& tap_key, const rte_eth_dev_info& info,
+                      const std::optional<rte_eth_dev_info>& peer_info) {
+        const bool net_pcap = driver_ == "net_pcap";
+        const bool peer_net_pcap = !peer_info || std::string_view(peer_info->driver_name) == "net_pcap";
+        switch (timestamps) {
+        case TimestampSource::software: clock_ = PortClock::tsc; break;
+        case TimestampSource::automatic:
+            // The driver's own stamps only where both ports of the tap have the same kind
+            // (two net_pcap ports); a NIC's clock is only used when asked for.
+            clock_ = net_pcap && peer_net_pcap ? rx_timestamp_unit(driver_) : PortClock::tsc;
+            break;
+        case TimestampSource::hardware:
+            if (net_pcap) {
+                clock_ = rx_timestamp_unit(driver_);
+            } else if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) {
+                clock_ = rx_timestamp_unit(driver_);
+                rx_offloads_ |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+            } else {
+                throw std::runtime_error(tap_key + ".timestamps: hardware, but " + what_ + " (" +
+                                         driver_ + ") has no RX timestamp offload; set "
+                                         "timestamps to auto or software");
+            }
+            break;
+        }
+    }
+
+    void configure(const rte_eth_dev_info& info, int socket) {
+        rte_eth_conf conf{};
+        std::vector<uint8_t> key;
+        if (rss_) {
+            key = symmetric_rss_key(info.hash_key_size);
+            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_key = key.data();
+            conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hash_types(info.flow_type_rss_offloads);
+        }
+        scatter_ = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0;
+        if (scatter_) rx_offloads_ |= RTE_ETH_RX_OFFLOAD_SCATTER;
+        conf.rxmode.offloads = rx_offloads_;
+
+        // The largest MTU the port takes. Without scattered RX a frame must fit one mbuf, except
+        // on net_pcap, which chains mbufs itself.
+        const uint32_t overhead = (info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu)
+                                      ? info.max_rx_pktlen - info.max_mtu
+                                      : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+        uint32_t mtu = info.max_mtu;
+        if (info.max_rx_pktlen > overhead) mtu = std::min(mtu, info.max_rx_pktlen - overhead);
+        if (!scatter_ && driver_ != "net_pcap") mtu = std::min(mtu, mbuf_data_room - overhead);
+        mtu = std::max<uint32_t>(mtu, info.min_mtu);
+        conf.rxmode.mtu = mtu;
+        int rc = rte_eth_dev_configure(port_id_, queues_, 1, &conf);
+        if (rc != 0 && mtu != RTE_ETHER_MTU) {
+            conf.rxmode.mtu = mtu = RTE_ETHER_MTU;
+            rc = rte_eth_dev_configure(port_id_, queues_, 1, &conf);
+        }
+        if (rc != 0)
+            throw std::runtime_error(what_ + ": cannot configure " + std::to_string(queues_) +
+                                     " RX queue(s): " + rte_strerror(-rc));
+        mtu_ = mtu;
+        uint16_t nb_txd = tx_descriptors;
+        rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nb_rxd_, &nb_txd);
+        rte_eth_rxconf rxconf = info.default_rxconf;
+        rxconf.offloads = conf.rxmode.offloads;
+        for (uint16_t q = 0; q < queues_; ++q) {
+            rc = rte_eth_rx_queue_setup(port_id_, q, nb_rxd_, static_cast<unsigned>(socket), &rxconf,
+                                        pool_);
+            if (rc != 0)
+                throw std::runtime_error(what_ + ": cannot set up RX queue " + std::to_string(q) +
+                                         " with " + std::to_string(nb_rxd_) + " descriptors: " +
+                                         rte_strerror(-rc) + "; check dpdk.rx_descriptors");
+        }
+        rc = rte_eth_tx_queue_setup(port_id_, 0, nb_txd, static_cast<unsigned>(socket), nullptr);
+        if (rc != 0)
+            throw std::runtime_error(what_ + ": cannot set up its TX queue: " + rte_strerror(-rc));
+
+        if (rss_ && info.reta_size > 0) {
+            std::vector<rte_eth_rss_reta_entry64> reta(std::max<size_t>(1, info.reta_size / RTE_ETH_RETA_GROUP_SIZE));
+            for (uint32_t i = 0; i < info.reta_size; ++i) {
+                auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+                group.mask |= uint64_t(1) << (i % RTE_ETH_RETA_GROUP_SIZE);
+                group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = reta_queue(i, queues_);
+            }
+            rte_eth_dev_rss_reta_update(port_id_, reta.data(), info.reta_size);
+        }
+
+        if (clock_ != PortClock::tsc) {
+            if (rte_mbuf_dyn_rx_timestamp_register(&ts_offset_, &ts_flag_) != 0)
+                throw std::runtime_error(what_ + ": cannot register the RX timestamp field: " +
+                                         std::string(rte_strerror(rte_errno)));
+        }
+        rc = rte_eth_dev_start(port_id_);
+        if (rc != 0) throw std::runtime_error(what_ + ": cannot start: " + rte_strerror(-rc));
+        promiscuous_ = rte_eth_promiscuous_enable(port_id_) == 0;
+        if (clock_ == PortClock::device_ticks && !device_clock_.calibrate(port_id_)) {
+            rte_eth_dev_stop(port_id_);
+            throw std::runtime_error(what_ + ": the NIC cannot read its clock to convert its "
+                                     "timestamps; set the tap's timestamps to software or auto");
+        }
+        refresh_counters();
+    }
+
+    std::string describe_port() const {
+        rte_eth_link link{};
+        char link_text[RTE_ETH_LINK_MAX_STR_LEN] = "link unknown";
+        if (rte_eth_link_get_nowait(port_id_, &link) == 0)
+            rte_eth_link_to_str(link_text, sizeof link_text, &link);
+        std::string s = "dpdk " + device_.name + " (" + driver_;
+        if (replay_)
+            s += ", replaying " + replay_file_ + ": " + std::to_string(scan_.records) + " records";
+        s += "; " + std::string(link_text) + "; " + std::to_string(queues_) +
+             (queues_ == 1 ? " queue" : " queues") + (rss_ ? " with symmetric RSS" : ", software flow hash") +
+             "; MTU " + std::to_string(mtu_) + (scatter_ ? ", scattered rx" : "") +
+             (promiscuous_ ? ", promiscuous" : "") + "; timestamps: " + std::string(name_of(clock_)) +
+             ")";
+        return s;
+    }
+
+    uint64_t driver_ns(uint64_t value) const noexcept {
+        switch (clock_) {
+        case PortClock::epoch_usec: return value * 1000;
+        case PortClock::epoch_nsec: return value;
+        case PortClock::device_ticks: return device_clock_.to_ns(value);
+        default: return value;
+        }
+    }
+
+    // Counters now and then while idle; for a replay, the end-of-file rule (dpdk_replay.hpp):
+    // every record accounted for, or (should the driver lose one without counting it) no
+    // progress for replay_stall_ns of empty polls.
+    void on_empty_poll() noexcept {
+        const uint64_t now = rte_rdtsc();
+        if (!replay_) {
+            if (now >= next_refresh_tsc_) {
+                next_refresh_tsc_ = now + TscClock::tsc_hz() / 10;
+                refresh_counters();
+            }
+            return;
+        }
+        refresh_counters();
+        if (infinite_) return;
+        const bool done = replay_exhausted(scan_.records, stats_.ipackets, stats_.rx_nombuf,
+                                           stats_.ierrors);
+        if (!done) {
+            if (idle_since_tsc_ == 0 || stats_.ipackets != idle_ipackets_) {
+                idle_since_tsc_ = now;
+                idle_ipackets_ = stats_.ipackets;
+                return;
+            }
+            if (now - idle_since_tsc_ < TscClock::tsc_hz() * replay_stall_ns / 1'000'000'000) return;
+            error_ = "rx_pcap " + replay_file_ + ": net_pcap stopped after " +
+                     std::to_string(stats_.ipackets) + " of " + std::to_string(scan_.records) +
+                     " records";
+        } else if (!scan_.damage.empty()) {
+            error_ = "rx_pcap " + replay_file_ + ": damaged record after " +
+                     std::to_string(scan_.records) + " packets: " + scan_.damage;
+        }
+        at_end_.store(true, std::memory_order_release);
+    }
+
+    DpdkDevice device_;
+    std::string what_;
+    std::string driver_;
+    std::string describe_;
+    uint16_t port_id_ = 0;
+    rte_mempool* pool_ = nullptr;
+    uint16_t queues_ = 1;
+    bool rss_ = false;
+    bool scatter_ = false;
+    bool promiscuous_ = false;
+    uint32_t mtu_ = 0;
+    uint16_t nb_rxd_ = 0;
+    uint64_t rx_offloads_ = 0;
+    int link_type_ = DLT_EN10MB;
+
+    bool replay_ = false;
+    bool infinite_ = false;
+    std::string replay_file_;
+    CaptureScan scan_;
+    uint32_t segs_per_frame_ = 1;
+
+    PortClock clock_ = PortClock::tsc;
+    int ts_offset_ = -1;
+    uint64_t ts_flag_ = 0;
+    DeviceClock device_clock_;
+
+    // rx thread only.
+    TscClock tsc_;
+    std::array<uint64_t, max_queues> last_ts_{};
+    uint64_t next_refresh_tsc_ = 0;
+    uint64_t idle_since_tsc_ = 0;
+    uint64_t idle_ipackets_ = 0;
+    rte_eth_stats stats_{};
+    std::string error_;  // written before at_end_ is released
+
+    std::atomic<bool> at_end_{false};
+    alignas(64) std::atomic<uint64_t> missed_{0};
+    std::atomic<uint64_t> errors_{0};
+    std::atomic<uint64_t> nombuf_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<PacketSource> open_dpdk_port(const PortConfig& port, const PortOptions& options) {
+    const DpdkRuntime* runtime = dpdk_runtime();
+    if (runtime == nullptr)
+        throw std::runtime_error("dpdk device " + port.device + ": DPDK is not started; the daemon "
+                                 "starts it when the configuration has dpdk ports");
+    return std::make_unique<DpdkPort>(port, options, *runtime);
+}
+
+}  // namespace taprec

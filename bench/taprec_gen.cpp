@@ -38,11 +38,12 @@ struct Options {
     std::string size = "64";
     uint16_t flows = 1024;
     uint16_t burst = 32;
+    double delay = 1.0;  // seconds between link up and the first frame: the receiver starts polling
 };
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "taprec_gen: %s\nusage: taprec_gen [EAL args] -- --rate PPS | --gbps G "
-                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N]\n", message);
+                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N] [--delay S]\n", message);
     std::exit(2);
 }
 
@@ -59,6 +60,7 @@ Options parse(int argc, char** argv) {
         else if (arg == "--size") { o.size = v; continue; }
         else if (arg == "--flows") o.flows = uint16_t(std::strtoul(v, &end, 10));
         else if (arg == "--burst") o.burst = uint16_t(std::strtoul(v, &end, 10));
+        else if (arg == "--delay") o.delay = std::strtod(v, &end);
         else usage(("unknown option " + arg).c_str());
         if (end == v || *end != '\0') usage(("bad number for " + arg + ": " + v).c_str());
     }
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
     const uint64_t wait_until = rte_rdtsc() + 30 * hz;
     while (!links_up(ports) && rte_rdtsc() < wait_until && !stop_requested) rte_delay_ms(10);
     if (!links_up(ports)) usage("the peer never connected (link down after 30 s)");
+    rte_delay_us_sleep(unsigned(o.delay * 1e6));
 
     double average_size = 0;
     for (uint16_t s : sizes) average_size += s;
@@ -170,11 +173,29 @@ int main(int argc, char** argv) {
         }
         const uint16_t port = ports == 2 ? direction : 0;
         const uint16_t accepted = rte_eth_tx_burst(port, 0, burst.data(), n);
-        if (accepted < n) rte_pktmbuf_free_bulk(&burst[accepted], n - accepted);
+        if (accepted < n) {
+            rte_pktmbuf_free_bulk(&burst[accepted], n - accepted);
+            // Refused frames never reached the wire: their sequence numbers go to the next frames,
+            // so the receiver must see 0..sent-1 of each direction, and any gap is a loss.
+            sequence[direction] -= n - accepted;
+        }
         sent[direction] += accepted;
         refused[direction] += n - accepted;
         offered += n;
         if (ports == 2) direction ^= 1;
+        if (accepted < n) {
+            // The receiver is behind. Like a NIC at line rate, keep offering (and counting what is
+            // refused) without hammering the ring's cache lines, which would only slow it further.
+            const uint64_t until = rte_rdtsc() + hz / 500'000;  // 2 us
+            while (rte_rdtsc() < until) rte_pause();
+            const uint64_t missed = uint64_t(double(rte_rdtsc() - start) * o.rate_pps / double(hz));
+            if (missed > offered) {
+                const uint64_t skipped = std::min<uint64_t>(missed - offered, end > rte_rdtsc() ? missed - offered : 0);
+                refused[direction] += skipped / 2 + (skipped & 1);
+                refused[direction ^ (ports == 2 ? 1 : 0)] += skipped / 2;
+                offered += skipped;
+            }
+        }
     }
     const double seconds = double(rte_rdtsc() - start) / double(hz);
     std::printf("{\"seconds\":%.3f,\"rate_pps\":%.0f,\"offered\":%" PRIu64

@@ -80,11 +80,19 @@ struct OutputConfig {
     RotateConfig rotate;
     RetentionConfig retention;
     std::vector<std::string> on_rotate;  // argv; "{path}" is replaced
+    uint32_t on_rotate_max = defaults::on_rotate_max;            // hooks running at once
+    uint64_t on_rotate_timeout_ns = defaults::on_rotate_timeout_ns;  // 0: no limit
+    SyncPolicy sync = defaults::output_sync;     // close: fsync each file before publishing it
+    bool direct_io = defaults::output_direct_io; // write blocks with O_DIRECT where supported
 };
 
 struct StatsConfig {
     uint64_t interval_ns = defaults::stats_interval_ns;
     std::string prometheus_textfile{defaults::stats_prometheus_textfile};
+    // The TCP loss estimator: flows tracked per worker (0 turns it off), and the upstream loss
+    // over one interval that earns a warning line (0: never).
+    uint32_t tcp_flows = defaults::stats_tcp_flows;
+    uint32_t loss_warn_percent = defaults::stats_loss_warn_percent;
 };
 
 struct ConfigError;
@@ -97,6 +105,10 @@ struct Config {
     uint32_t ring_capacity = defaults::ring_capacity;
     OutputConfig output;
     StatsConfig stats;
+    // Who the daemon becomes once its ports are open and its folders exist (user: and group:).
+    // Empty keeps the starting user; a user without a group takes the user's own group.
+    std::string user{defaults::run_as_user};
+    std::string group{defaults::run_as_group};
 
     // 1-based line of every key the file gave, by dotted key: "output.rotate.bytes",
     // "taps[0]", "taps[0].a.device", "threads.workers[1]". Empty for a Config built in code.

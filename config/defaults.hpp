@@ -44,9 +44,23 @@ inline constexpr uint64_t retention_max_bytes = 0;  // 0: no limit
 inline constexpr uint64_t retention_max_files = 0;  // 0: no limit
 inline constexpr uint32_t retention_min_free_percent = 5;
 // output.on_rotate: empty, nothing is run.
+// Hooks run at once at most; more published files wait in a queue (an IDS feed that falls behind
+// must not fork a process per file).
+inline constexpr uint32_t on_rotate_max = 2;
+// A hook still running after this long is killed (SIGKILL) and logged; 0: never.
+inline constexpr uint64_t on_rotate_timeout_ns = 300'000'000'000;  // 5m
+inline constexpr SyncPolicy output_sync = SyncPolicy::none;
+// O_DIRECT bypasses the page cache; off by default because tmpfs and some file systems refuse it.
+inline constexpr bool output_direct_io = false;
 
 // stats:
 inline constexpr uint64_t stats_interval_ns = 10'000'000'000;  // 10s
 inline constexpr std::string_view stats_prometheus_textfile = "";  // "": not written
+inline constexpr uint32_t stats_tcp_flows = 65536;        // per worker; about 6 MiB each
+inline constexpr uint32_t stats_loss_warn_percent = 1;
+
+// user, group: "" keeps the user and group the daemon was started as.
+inline constexpr std::string_view run_as_user = "";
+inline constexpr std::string_view run_as_group = "";
 
 }  // namespace taprec::defaults

@@ -16,6 +16,7 @@ enum class ReplaySpeed { max, realtime };
 enum class TimestampSource { automatic, hardware, software };
 enum class IdlePolicy { spin, yield, sleep };
 enum class OutputFormat { pcap_us, pcap_ns };
+enum class SyncPolicy { none, close };
 
 template <typename E>
 struct Choice {
@@ -46,12 +47,24 @@ inline constexpr std::array<Choice<OutputFormat>, 2> format_choices{{
     {"pcap-ns", OutputFormat::pcap_ns},
 }};
 
+inline constexpr std::array<Choice<SyncPolicy>, 2> sync_choices{{
+    {"none", SyncPolicy::none},
+    {"close", SyncPolicy::close},
+}};
+// Booleans read through the same tables, so `direct_io: maybe` gets the same message as a typo.
+inline constexpr std::array<Choice<bool>, 2> bool_choices{{
+    {"false", false},
+    {"true", true},
+}};
+
 // The table for an enum type, picked by overload on a value of that type.
 constexpr std::span<const Choice<DriverKind>> choices(DriverKind) { return driver_choices; }
 constexpr std::span<const Choice<ReplaySpeed>> choices(ReplaySpeed) { return speed_choices; }
 constexpr std::span<const Choice<TimestampSource>> choices(TimestampSource) { return timestamp_choices; }
 constexpr std::span<const Choice<IdlePolicy>> choices(IdlePolicy) { return idle_choices; }
 constexpr std::span<const Choice<OutputFormat>> choices(OutputFormat) { return format_choices; }
+constexpr std::span<const Choice<SyncPolicy>> choices(SyncPolicy) { return sync_choices; }
+constexpr std::span<const Choice<bool>> choices(bool) { return bool_choices; }
 
 // The YAML word for a value, e.g. name_of(OutputFormat::pcap_ns) == "pcap-ns".
 template <typename E>

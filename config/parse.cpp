@@ -14,16 +14,20 @@ namespace taprec {
 namespace {
 
 // The schema: the valid keys of each map, in the order DESIGN.md lists them.
-constexpr std::string_view top_keys[] = {"dpdk", "taps", "threads", "ring_capacity", "output", "stats"};
+constexpr std::string_view top_keys[] = {"dpdk",   "taps",  "threads", "ring_capacity",
+                                         "output", "stats", "user",    "group"};
 constexpr std::string_view dpdk_keys[] = {"eal", "mbufs_per_port", "rx_descriptors"};
 constexpr std::string_view tap_keys[] = {"name", "a", "b", "workers", "timestamps", "reorder_window"};
 constexpr std::string_view port_keys[] = {"driver", "device", "interface", "file", "speed"};
 constexpr std::string_view threads_keys[] = {"rx", "workers", "writer", "idle"};
-constexpr std::string_view output_keys[] = {"directory", "name",      "format",    "snaplen",
-                                            "filter",    "rotate",    "retention", "on_rotate"};
+constexpr std::string_view output_keys[] = {"directory", "name",          "format",
+                                            "snaplen",   "filter",        "rotate",
+                                            "retention", "on_rotate",     "on_rotate_max",
+                                            "on_rotate_timeout", "sync",  "direct_io"};
 constexpr std::string_view rotate_keys[] = {"bytes", "seconds", "packets"};
 constexpr std::string_view retention_keys[] = {"max_bytes", "max_files", "min_free_percent"};
-constexpr std::string_view stats_keys[] = {"interval", "prometheus_textfile"};
+constexpr std::string_view stats_keys[] = {"interval", "prometheus_textfile", "tcp_flows",
+                                            "loss_warn_percent"};
 
 constexpr uint64_t u32_max = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t u64_max = std::numeric_limits<uint64_t>::max();
@@ -186,6 +190,12 @@ void parse_output(YamlReader& r, const Field& field, OutputConfig& output) {
                                               "\"{path}\"]")) {
         output.on_rotate = *v;
     }
+    if (auto v = r.number((*s)["on_rotate_max"], u32_max, "a number of hooks such as 2")) {
+        output.on_rotate_max = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.duration((*s)["on_rotate_timeout"])) output.on_rotate_timeout_ns = *v;
+    if (auto v = r.choice<SyncPolicy>((*s)["sync"])) output.sync = *v;
+    if (auto v = r.choice<bool>((*s)["direct_io"])) output.direct_io = *v;
 }
 
 void parse_stats(YamlReader& r, const Field& field, StatsConfig& stats) {
@@ -193,6 +203,9 @@ void parse_stats(YamlReader& r, const Field& field, StatsConfig& stats) {
     if (!s) return;
     if (auto v = r.duration((*s)["interval"])) stats.interval_ns = *v;
     if (auto v = r.string((*s)["prometheus_textfile"])) stats.prometheus_textfile = *v;
+    if (auto v = r.number((*s)["tcp_flows"], 1u << 24, "a number of flows")) stats.tcp_flows = uint32_t(*v);
+    if (auto v = r.number((*s)["loss_warn_percent"], 100, "a percentage"))
+        stats.loss_warn_percent = uint32_t(*v);
 }
 
 void parse_document(YamlReader& r, const YAML::Node& root, Config& config) {
@@ -208,6 +221,8 @@ void parse_document(YamlReader& r, const YAML::Node& root, Config& config) {
     }
     parse_output(r, (*top)["output"], config.output);
     parse_stats(r, (*top)["stats"], config.stats);
+    if (auto v = r.string((*top)["user"])) config.user = *v;
+    if (auto v = r.string((*top)["group"])) config.group = *v;
 }
 
 int line_of(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }

@@ -100,6 +100,15 @@ void print_tap(std::ostream& out, const Config& config, const TapConfig& tap) {
     row(out, "files", tap_directory(config, tap) + "  (in progress: .partial/, index and stats: .meta/)");
 }
 
+std::string run_as(const Config& config) {
+    if (config.user.empty() && config.group.empty()) return "the starting user (no user: or group: given)";
+    std::string who;
+    if (!config.user.empty()) who = "user " + config.user;
+    if (!config.group.empty()) who += (who.empty() ? "group " : ", group ") + config.group;
+    else who += ", its own group";
+    return who + ", once the ports are open";
+}
+
 bool uses_dpdk(const Config& config) {
     for (const auto& tap : config.taps) {
         if (tap.a.driver == DriverKind::dpdk) return true;
@@ -139,11 +148,26 @@ void print_plan(const Config& config, std::ostream& out) {
     row(out, "rotate", rotation(output.rotate));
     row(out, "retention", retention(output.retention));
     row(out, "on_rotate", output.on_rotate.empty() ? "(none)" : command_line(output.on_rotate));
+    if (!output.on_rotate.empty()) {
+        row(out, "hooks", "at most " + std::to_string(output.on_rotate_max) + " at once, the rest "
+                          "queued; " + (output.on_rotate_timeout_ns == 0
+                                            ? std::string("no time limit")
+                                            : "killed after " + format_duration(output.on_rotate_timeout_ns)));
+    }
+    row(out, "sync", output.sync == SyncPolicy::close ? "close (fsync each file before publishing)"
+                                                      : "none (the kernel writes back)");
+    row(out, "direct_io", output.direct_io ? "true (O_DIRECT where the file system allows)" : "false");
 
     heading(out, "stats");
     row(out, "interval", format_duration(config.stats.interval_ns));
     row(out, "prometheus", config.stats.prometheus_textfile.empty() ? "(none)"
                                                                     : config.stats.prometheus_textfile);
+    row(out, "tcp loss", config.stats.tcp_flows == 0
+                             ? std::string("estimator off")
+                             : std::to_string(config.stats.tcp_flows) + " flows per worker, warn at " +
+                                   std::to_string(config.stats.loss_warn_percent) + "%");
+
+    top_row(out, "run as", run_as(config));
 }
 
 }  // namespace taprec

@@ -168,6 +168,12 @@ void check_output(Checker& c, const Config& config) {
                                       "command runs without a shell, so give the program's full path, "
                                       "e.g. /usr/local/bin/ids-feed");
     }
+    if (output.on_rotate_max == 0 || output.on_rotate_max > limits::max_on_rotate_max) {
+        c.fail("output.on_rotate_max",
+               std::to_string(output.on_rotate_max) + " hooks at once; set it from 1 to " +
+                   std::to_string(limits::max_on_rotate_max) + " (default " +
+                   std::to_string(defaults::on_rotate_max) + ")");
+    }
 }
 
 void check_stats(Checker& c, const Config& config) {
@@ -175,6 +181,19 @@ void check_stats(Checker& c, const Config& config) {
         c.fail("stats.interval", format_duration(config.stats.interval_ns) + " is shorter than " +
                                      format_duration(limits::min_stats_interval_ns) + "; set it to " +
                                      format_duration(limits::min_stats_interval_ns) + " or more");
+    }
+}
+
+// A user or group name as useradd accepts it, or a numeric id. Whether it exists is a question
+// for the machine, asked when the daemon starts.
+void check_account(Checker& c, const std::string& name, const std::string& key) {
+    if (name.empty()) return;
+    const bool valid = std::all_of(name.begin(), name.end(), [](char ch) {
+        return is_name_char(ch) || ch == '.';
+    }) && name.front() != '-';
+    if (!valid) {
+        c.fail(key, quote(name) + " is not a " + key + " name; give a name such as taprec (letters, "
+                    "digits, '_', '-', '.') or a numeric id");
     }
 }
 
@@ -187,6 +206,8 @@ std::vector<ConfigError> validate_config(const Config& config) {
     check_ring(checker, config);
     check_output(checker, config);
     check_stats(checker, config);
+    check_account(checker, config.user, "user");
+    check_account(checker, config.group, "group");
     return checker.take();
 }
 

@@ -21,6 +21,7 @@ inline constexpr uint64_t min_stats_interval_ns = 100'000'000;     // 100ms
 inline constexpr uint64_t max_reorder_window_ns = 10'000'000'000;  // 10s
 inline constexpr uint64_t min_rotate_bytes = 64 * 1024;
 inline constexpr int max_core = 1023;
+inline constexpr uint32_t max_on_rotate_max = 64;
 }  // namespace limits
 
 // Every problem found, each naming the key and what to change; empty when the config is usable.

@@ -12,8 +12,10 @@
 //  4. The writer merges the workers' ordered streams, copies each packet once into a large
 //     block, writes blocks, rotates files and renames them into place when complete
 //     (writer/writer, writer/pcap_file, writer/output_dir), then returns the buffers.
-//  5. The control thread (daemon/daemon) turns signals into a drain or a rotation, and writes
-//     the statistics that account for every packet (stats/).
+//  5. The control thread (daemon/daemon) turns signals into a drain or a rotation, tells systemd
+//     it is ready and, while every thread makes progress, that it is alive (daemon/watchdog),
+//     and writes the statistics that account for every packet (stats/: stats.jsonl and the
+//     Prometheus textfile), which `taprec stats` reads back (daemon/stats_command).
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -27,6 +29,8 @@
 #include "daemon/daemon.hpp"
 #include "daemon/log.hpp"
 #include "daemon/preflight.hpp"
+#include "daemon/run_as.hpp"
+#include "daemon/stats_command.hpp"
 
 #ifndef TAPREC_VERSION
 #define TAPREC_VERSION "unknown"
@@ -41,6 +45,8 @@ const char* const usage_text =
     "usage:\n"
     "  taprec --config FILE            run (foreground; systemd runs it like this)\n"
     "  taprec --config FILE --check    validate the configuration, print the plan, exit\n"
+    "  taprec stats [--config FILE | --dir DIR] [--watch] [--json]\n"
+    "                                  show the latest statistics (taprec stats --help)\n"
     "  taprec --version | --help\n"
     "\n"
     "Signals: SIGINT/SIGTERM drain and publish the last file, then exit 0;\n"
@@ -61,6 +67,8 @@ struct Options {
 
 int main(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "stats")
+        return taprec::run_stats_command({args.begin() + 1, args.end()});
     Options options;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
@@ -89,6 +97,10 @@ int main(int argc, char** argv) {
     std::vector<taprec::ConfigError> errors = parsed.errors;
     if (errors.empty()) errors = taprec::validate_config(parsed.config);
     if (errors.empty()) errors = taprec::preflight(parsed.config);
+    if (errors.empty()) {
+        taprec::RunAs run_as;
+        errors = taprec::resolve_run_as(parsed.config, run_as);
+    }
     if (!errors.empty()) {
         for (const taprec::ConfigError& e : errors)
             std::fprintf(stderr, "%s\n", e.to_string().c_str());

@@ -6,7 +6,9 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
+#include "writer/partial_repair.hpp"
 
 namespace taprec {
 namespace {
@@ -31,6 +33,14 @@ uint32_t resolve_workers(const Config& config, const TapConfig& tap, const Packe
     // auto: as many as the port has RSS queues, else as many as there are worker cores.
     if (a.has_rss()) return a.queue_count();
     return config.threads.workers.empty() ? 1u : uint32_t(config.threads.workers.size());
+}
+
+void log_notice(const std::string& prefix, const Notice& n) {
+    switch (n.level) {
+    case NoticeLevel::error: log_error(prefix + n.text); break;
+    case NoticeLevel::warning: log_warning(prefix + n.text); break;
+    case NoticeLevel::info: log_info(prefix + n.text); break;
+    }
 }
 
 }  // namespace
@@ -70,6 +80,11 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
         throw std::runtime_error(std::string("output.directory: ") + e.what() +
                                  "; create it or point output.directory at a writable folder");
     }
+    // Leftovers of a crash, before anything new is written: published (and hooked) or set aside.
+    const RepairResult repaired = repair_partials(*directory_);
+    for (const Notice& n : repaired.notices) log_notice("tap " + tap.name + ": ", n);
+    janitor_ = std::make_unique<Janitor>(*directory_, config.output);
+    for (const std::string& path : repaired.published) janitor_->file_published(path);
 
     std::array<PacketSource*, max_ports_per_tap> source_ptrs{};
     bool lossless = true;  // every port is a file replayed at full speed: wait, never drop
@@ -102,6 +117,8 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
         setup.buffers = BufferReturn(source_ptrs);
         setup.filter = filter_->enabled() ? filter_.get() : nullptr;
         setup.snaplen = config.output.snaplen;
+        setup.link_type = link_type;
+        setup.tcp_flows = config.stats.tcp_flows;
         setup.wait_for_room = lossless;
         setup.idle = config.threads.idle;
         workers_.push_back(std::make_unique<Worker>(std::move(setup)));
@@ -115,6 +132,9 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
     setup.idle = config.threads.idle;
     setup.rotate_generation = &rotate_generation;
     setup.drops_so_far = [this] { return drops_so_far(); };
+    setup.published = [janitor = janitor_.get()](const std::string& path) {
+        janitor->file_published(path);
+    };
     writer_ = std::make_unique<Writer>(std::move(setup));
     port_error_reported_.assign(sources_.size(), false);
 }
@@ -128,20 +148,53 @@ void TapPipeline::start(const TapCores& cores) {
     auto core_of = [](const std::vector<int>& list, size_t i) {
         return i < list.size() ? list[i] : -1;
     };
+    thread_done_ = std::make_unique<std::atomic<bool>[]>(1 + workers_.size() + rx_pollers_.size());
+    std::atomic<bool>* done = thread_done_.get();
     // Consumers first, so nothing waits on a thread that does not exist yet.
-    threads_.emplace_back([this] {
+    janitor_->start();
+    threads_.emplace_back([this, done] {
         writer_->run();
+        janitor_->finish();
+        janitor_->join();  // its last hooks and retention pass belong to the run
         writer_done_.store(true, std::memory_order_release);
+        done[0].store(true, std::memory_order_release);
     });
     place_thread(threads_.back(), cores.writer, "writer:" + tap_.name);
     for (size_t w = 0; w < workers_.size(); ++w) {
-        threads_.emplace_back([this, w] { workers_[w]->run(); });
+        threads_.emplace_back([this, w, done] {
+            workers_[w]->run();
+            done[1 + w].store(true, std::memory_order_release);
+        });
         place_thread(threads_.back(), core_of(cores.workers, w), "wk" + std::to_string(w) + ":" + tap_.name);
     }
     for (size_t p = 0; p < rx_pollers_.size(); ++p) {
-        threads_.emplace_back([this, p] { rx_pollers_[p]->run(); });
+        threads_.emplace_back([this, p, done] {
+            rx_pollers_[p]->run();
+            done[1 + workers_.size() + p].store(true, std::memory_order_release);
+        });
         place_thread(threads_.back(), core_of(cores.rx, p), std::string("rx") + (p == 0 ? "a" : "b") + ":" + tap_.name);
     }
+}
+
+std::vector<Heartbeat> TapPipeline::heartbeats() const {
+    std::vector<Heartbeat> beats;
+    if (!thread_done_) return beats;
+    // Read `done` before `loops`: a thread seen finished has no later loop to count.
+    auto beat = [&](std::string thread, size_t index, const Counter& loops) {
+        Heartbeat h;
+        h.thread = std::move(thread);
+        h.finished = thread_done_[index].load(std::memory_order_acquire);
+        h.loops = loops.get();
+        h.started = h.finished || h.loops != 0;
+        beats.push_back(std::move(h));
+    };
+    beat("writer:" + tap_.name, 0, writer_->counters().loops);
+    for (size_t w = 0; w < workers_.size(); ++w)
+        beat("wk" + std::to_string(w) + ":" + tap_.name, 1 + w, workers_[w]->counters().loops);
+    for (size_t p = 0; p < rx_pollers_.size(); ++p)
+        beat(std::string("rx") + (p == 0 ? "a" : "b") + ":" + tap_.name, 1 + workers_.size() + p,
+             rx_pollers_[p]->counters().loops);
+    return beats;
 }
 
 void TapPipeline::join() {
@@ -159,8 +212,14 @@ std::vector<std::string> TapPipeline::take_errors() {
         port_error_reported_[p] = true;
         errors.push_back("tap " + tap_.name + " port " + (p == 0 ? "a" : "b") + ": " + error);
     }
-    if (std::string e = writer_->take_error(); !e.empty())
-        errors.push_back("tap " + tap_.name + " writer: " + e);
+    const std::string prefix = "tap " + tap_.name + " writer: ";
+    for (const Notice& n : writer_->take_notices()) {
+        if (n.level == NoticeLevel::error)
+            errors.push_back(prefix + n.text);
+        else
+            log_notice(prefix, n);
+    }
+    for (const Notice& n : janitor_->take_notices()) log_notice("tap " + tap_.name + ": ", n);
     return errors;
 }
 
@@ -201,7 +260,30 @@ TapSnapshot TapPipeline::snapshot() const {
     }
     s.files = wr.files.get();
     s.write_errors = wr.write_errors.get();
+    const WriterFileCounters& wf = writer_->file_counters();
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        s.ports[p].clamped = wf.clamped[p].get();
+        s.stages.writer_clamped += s.ports[p].clamped;
+        const uint64_t rx_clamped = rx_pollers_[p]->counters().clamped.get();
+        s.ports[p].clamped += rx_clamped;
+        s.stages.rx_clamped += rx_clamped;
+    }
+    s.file_keeping.sync_errors = wf.sync_errors.get();
+    const HookCounters& hooks = janitor_->hook_counters();
+    s.file_keeping.hooks_started = hooks.started.get();
+    s.file_keeping.hooks_failed = hooks.failed.get();
+    s.file_keeping.hooks_timed_out = hooks.timed_out.get();
+    s.file_keeping.hooks_overflow = hooks.overflow.get() + janitor_->ring_overflow();
+    s.file_keeping.retention_deleted_files = janitor_->retention_counters().deleted_files.get();
+    s.file_keeping.retention_deleted_bytes = janitor_->retention_counters().deleted_bytes.get();
     for (const auto& worker : workers_) {
+        const TcpLossCounters& tcp = worker->tcp_loss();
+        for (size_t p = 0; p < sources_.size(); ++p) {
+            s.ports[p].tcp_acks += tcp.acks[p].get();
+            s.ports[p].tcp_ack_gaps += tcp.gaps[p].get();
+            s.ports[p].tcp_gap_bytes += tcp.gap_bytes[p].get();
+        }
+        s.tcp_evictions += tcp.evictions.get();
         const WorkerCounters& c = worker->counters();
         for (size_t p = 0; p < sources_.size(); ++p) {
             PortSnapshot& port = s.ports[p];

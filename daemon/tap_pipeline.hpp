@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/watchdog.hpp"
 #include "drivers/packet_source.hpp"
 #include "drivers/rx_poller.hpp"
 #include "stats/tap_snapshot.hpp"
 #include "worker/worker.hpp"
+#include "writer/janitor.hpp"
 #include "writer/writer.hpp"
 
 namespace taprec {
@@ -47,12 +49,16 @@ public:
     size_t port_count() const noexcept { return sources_.size(); }
     const PacketSource& source(size_t port) const { return *sources_[port]; }
     const OutputDirectory& directory() const noexcept { return *directory_; }
-    // Fatal port errors and writer errors not yet logged.
+    // Fatal port errors and writer errors not yet logged. Logs the writer's and the janitor's
+    // warnings and infos itself (daemon/log.hpp), so the control thread's 50 ms poll of this
+    // carries them all.
     std::vector<std::string> take_errors();
     // A port ended on an error (a damaged file, an interface gone): the run is a failure.
     bool has_port_error() const;
 
     TapSnapshot snapshot() const;
+    // Every thread start() launched, writer first, then workers, then rx threads.
+    std::vector<Heartbeat> heartbeats() const;
 
 private:
     PerPort<uint64_t> drops_so_far() const;
@@ -66,8 +72,11 @@ private:
     std::vector<std::unique_ptr<PacketRing>> worker_to_writer_;
     std::vector<std::unique_ptr<RxPoller>> rx_pollers_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<Janitor> janitor_;  // hooks and retention, off the writer thread
     std::unique_ptr<Writer> writer_;
     std::vector<std::thread> threads_;
+    // thread_done_[i]: threads_[i] returned from its loop; set by that thread, read by heartbeats().
+    std::unique_ptr<std::atomic<bool>[]> thread_done_;
     std::vector<bool> port_error_reported_;
 
     std::atomic<bool> stop_rx_{false};

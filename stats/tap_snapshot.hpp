@@ -19,8 +19,13 @@ struct PortSnapshot {
     uint64_t filtered = 0;
     uint64_t late = 0;
     uint64_t truncated = 0;
+    uint64_t clamped = 0;  // timestamps too far ahead of the clock, set back (rx thread, writer)
     uint64_t written = 0;
     uint64_t written_bytes = 0;
+    // Capture quality (worker/tcp_loss_estimator), for the data this port carries.
+    uint64_t tcp_acks = 0;
+    uint64_t tcp_ack_gaps = 0;
+    uint64_t tcp_gap_bytes = 0;
 
     // The accounting invariant of DESIGN.md: what is neither written nor counted as lost yet.
     int64_t in_flight() const noexcept {
@@ -37,6 +42,19 @@ struct StageSnapshot {
     uint64_t worker_late = 0;
     uint64_t writer_dropped_writer = 0;
     uint64_t writer_late = 0;
+    uint64_t writer_clamped = 0;
+    uint64_t rx_clamped = 0;
+};
+
+// The janitor: on_rotate hooks and retention.
+struct FilesSnapshot {
+    uint64_t hooks_started = 0;
+    uint64_t hooks_failed = 0;
+    uint64_t hooks_timed_out = 0;
+    uint64_t hooks_overflow = 0;  // published files whose hook never ran: queue full
+    uint64_t retention_deleted_files = 0;
+    uint64_t retention_deleted_bytes = 0;
+    uint64_t sync_errors = 0;
 };
 
 struct TapSnapshot {
@@ -46,12 +64,25 @@ struct TapSnapshot {
     StageSnapshot stages;
     uint64_t files = 0;
     uint64_t write_errors = 0;
+    FilesSnapshot file_keeping;
 
+    uint64_t tcp_evictions = 0;
+
+    uint64_t tcp_acks() const noexcept { return ports[0].tcp_acks + ports[1].tcp_acks; }
+    uint64_t tcp_ack_gaps() const noexcept { return ports[0].tcp_ack_gaps + ports[1].tcp_ack_gaps; }
+    uint64_t tcp_gap_bytes() const noexcept {
+        return ports[0].tcp_gap_bytes + ports[1].tcp_gap_bytes;
+    }
     uint64_t written() const noexcept { return ports[0].written + ports[1].written; }
     uint64_t written_bytes() const noexcept {
         return ports[0].written_bytes + ports[1].written_bytes;
     }
 };
+
+// 100 * gaps / acks: the share of acknowledgements that prove a segment was lost upstream.
+inline double upstream_loss_percent(uint64_t gaps, uint64_t acks) noexcept {
+    return acks == 0 ? 0.0 : 100.0 * double(gaps) / double(acks);
+}
 
 // One stats.jsonl line. `final` marks the line written at exit.
 std::string stats_json_line(const TapSnapshot& snapshot, bool final);

@@ -663,3 +663,88 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
     CHECK(unpinned.str().find("  rotate          never") != std::string::npos);
     CHECK(unpinned.str().find("dpdk") == std::string::npos);
 }
+
+TEST_CASE("user and group: optional, names or ids, shown in the plan", "[fast]") {
+    SECTION("omitted: stay as started") {
+        const Config c = parse(minimal).config;
+        CHECK(c.user.empty());
+        CHECK(c.group.empty());
+        std::ostringstream out;
+        print_plan(c, out);
+        CHECK(out.str().find("run as            the starting user") != std::string::npos);
+    }
+    SECTION("given") {
+        const ParseResult result = parse(minimal + "user: taprec\ngroup: \"1001\"\n");
+        INFO(all(result.errors));
+        REQUIRE(result.ok());
+        CHECK(result.config.user == "taprec");
+        CHECK(result.config.group == "1001");
+        CHECK(result.config.line_of("user") == 4);
+        CHECK(result.config.line_of("group") == 5);
+        CHECK(validate_config(result.config).empty());
+        std::ostringstream out;
+        print_plan(result.config, out);
+        INFO(out.str());
+        CHECK(out.str().find("run as            user taprec, group 1001, once the ports are open\n") !=
+              std::string::npos);
+    }
+    SECTION("a user alone takes its own group") {
+        std::ostringstream out;
+        print_plan(parse(minimal + "user: nobody\n").config, out);
+        CHECK(out.str().find("run as            user nobody, its own group, once") != std::string::npos);
+    }
+    SECTION("wrong type and impossible names") {
+        CHECK(has_error(parse_errors(minimal + "user: [a, b]\n"), "t.yaml:4: user:"));
+        const auto errors = validation_errors(minimal + "user: \"ta prec\"\ngroup: \"-x\"\n");
+        INFO(all(errors));
+        CHECK(errors.size() == 2);
+        CHECK(has_error(errors, "t.yaml:4: user: \"ta prec\" is not a user name", "such as taprec"));
+        CHECK(has_error(errors, "t.yaml:5: group: \"-x\" is not a group name"));
+    }
+}
+
+TEST_CASE("output: on_rotate_max, on_rotate_timeout, sync and direct_io", "[fast]") {
+    SECTION("defaults") {
+        const Config c = parse(minimal).config;
+        CHECK(c.output.on_rotate_max == 2);
+        CHECK(c.output.on_rotate_timeout_ns == 300'000'000'000ull);
+        CHECK(c.output.sync == SyncPolicy::none);
+        CHECK_FALSE(c.output.direct_io);
+    }
+    SECTION("given") {
+        const ParseResult r = parse(minimal + "output:\n"
+                                              "  on_rotate: [/bin/true]\n"
+                                              "  on_rotate_max: 4\n"
+                                              "  on_rotate_timeout: 30s\n"
+                                              "  sync: close\n"
+                                              "  direct_io: true\n");
+        INFO(all(r.errors));
+        REQUIRE(r.ok());
+        CHECK(r.config.output.on_rotate_max == 4);
+        CHECK(r.config.output.on_rotate_timeout_ns == 30'000'000'000ull);
+        CHECK(r.config.output.sync == SyncPolicy::close);
+        CHECK(r.config.output.direct_io);
+        CHECK(validate_config(r.config).empty());
+        std::ostringstream out;
+        print_plan(r.config, out);
+        INFO(out.str());
+        CHECK(out.str().find("  hooks           at most 4 at once, the rest queued; killed after 30s\n") !=
+              std::string::npos);
+        CHECK(out.str().find("  sync            close (fsync each file before publishing)\n") !=
+              std::string::npos);
+        CHECK(out.str().find("  direct_io       true") != std::string::npos);
+    }
+    SECTION("mistakes") {
+        const auto errors = parse_errors(minimal + "output:\n"
+                                                   "  sync: always\n"
+                                                   "  direct_io: maybe\n"
+                                                   "  on_rotate_timeout: soon\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: output.sync: expected one of none, close"));
+        CHECK(has_error(errors, "t.yaml:6: output.direct_io: expected one of false, true"));
+        CHECK(has_error(errors, "t.yaml:7: output.on_rotate_timeout:"));
+        const auto invalid = validation_errors(minimal + "output: {on_rotate_max: 0}\n");
+        INFO(all(invalid));
+        CHECK(has_error(invalid, "t.yaml:4: output.on_rotate_max: 0 hooks at once", "from 1 to 64"));
+    }
+}

@@ -2,11 +2,13 @@
 
 #include <array>
 
+#include "drivers/packet_headers.hpp"
 #include "ring/hand_on.hpp"
 
 namespace taprec {
 
-Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)), merge_(setup_.rx_to_worker) {}
+Worker::Worker(WorkerSetup setup)
+    : setup_(std::move(setup)), merge_(setup_.rx_to_worker), estimator_(setup_.tcp_flows) {}
 
 void Worker::run() noexcept {
     IdleWait idle(setup_.idle);
@@ -44,6 +46,10 @@ size_t Worker::process(std::span<PacketRef> burst) noexcept {
     size_t n_rejected = 0;
     size_t kept = 0;
     const PacketFilter* filter = setup_.filter;
+    // Capture quality is about the wire, so the estimator sees every packet, filtered or not.
+    if (estimator_.enabled())
+        for (const PacketRef& p : burst)
+            estimator_.observe(parse_headers(p.head(), setup_.link_type), p.port, p.ts_ns);
     for (PacketRef& p : burst) {
         if (filter != nullptr && !filter->accepts(p)) {
             counters_.filtered[p.port].add(1);

@@ -11,6 +11,7 @@
 #include "ring/ordered_merge.hpp"
 #include "stats/stage_counters.hpp"
 #include "worker/packet_filter.hpp"
+#include "worker/tcp_loss_estimator.hpp"
 
 namespace taprec {
 
@@ -20,6 +21,8 @@ struct WorkerSetup {
     BufferReturn buffers;                   // where filtered and dropped packets go back
     const PacketFilter* filter = nullptr;
     uint32_t snaplen = 0;
+    int link_type = 1;                      // DLT_* of the tap's ports, for parsing headers
+    uint32_t tcp_flows = 0;                 // TCP loss estimator table size; 0 turns it off
     bool wait_for_room = false;             // the tap replays files at full speed: never drop
     IdlePolicy idle = IdlePolicy::sleep;
 };
@@ -33,6 +36,7 @@ public:
     void run() noexcept;
 
     const WorkerCounters& counters() const noexcept { return counters_; }
+    const TcpLossCounters& tcp_loss() const noexcept { return estimator_.counters(); }
 
 private:
     // Filter and cut one ordered burst in place; returns how many packets remain.
@@ -40,6 +44,7 @@ private:
 
     WorkerSetup setup_;
     OrderedMerge merge_;
+    TcpLossEstimator estimator_;
     WorkerCounters counters_;
 };
 

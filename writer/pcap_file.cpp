@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -21,6 +22,15 @@ std::byte* put(std::byte* p, T value) noexcept {
     return p + sizeof value;
 }
 
+std::byte* put_record_header(std::byte* p, const PacketRef& packet, bool nanosecond) noexcept {
+    const uint64_t seconds = packet.ts_ns / 1'000'000'000u;
+    const uint64_t fraction = packet.ts_ns % 1'000'000'000u;
+    p = put<uint32_t>(p, static_cast<uint32_t>(seconds));
+    p = put<uint32_t>(p, static_cast<uint32_t>(nanosecond ? fraction : fraction / 1000));
+    p = put<uint32_t>(p, packet.caplen);
+    return put<uint32_t>(p, packet.wire_len);
+}
+
 }  // namespace
 
 PcapFile::PcapFile(std::byte* buffer, size_t block_size, bool nanosecond, uint32_t snaplen,
@@ -35,9 +45,17 @@ PcapFile::~PcapFile() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void PcapFile::open(const std::string& path) {
+void PcapFile::open(const std::string& path, bool direct) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "create " + path);
+    // O_DIRECT is set after creating the file: a file system that refuses it (tmpfs) then fails
+    // the fcntl, and the file is written through the page cache instead.
+    direct_ = direct && block_size_ % direct_alignment == 0 &&
+              reinterpret_cast<uintptr_t>(buffer_) % direct_alignment == 0 &&
+              ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_DIRECT) == 0;
+    if (direct_ && !staging_)
+        staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
+    split_head_ = 0;
     used_ = 0;
     flushed_size_ = 0;
     packets_ = 0;
@@ -61,14 +79,15 @@ void PcapFile::write_file_header() noexcept {
 void PcapFile::append(const PacketRef& packet, const PacketSource& source,
                       FlushResult& flushed) noexcept {
     const size_t record = record_header_size + packet.caplen;
-    if (used_ + record > block_size_) flush(flushed);
+    if (used_ + record > block_size_) {
+        if (direct_) {
+            append_split(packet, source, flushed);
+            return;
+        }
+        flush(flushed);
+    }
     std::byte* p = buffer_ + used_;
-    const uint64_t seconds = packet.ts_ns / 1'000'000'000u;
-    const uint64_t fraction = packet.ts_ns % 1'000'000'000u;
-    p = put<uint32_t>(p, static_cast<uint32_t>(seconds));
-    p = put<uint32_t>(p, static_cast<uint32_t>(nanosecond_ ? fraction : fraction / 1000));
-    p = put<uint32_t>(p, packet.caplen);
-    p = put<uint32_t>(p, packet.wire_len);
+    p = put_record_header(p, packet, nanosecond_);
     if (packet.flags & PacketRef::multi_segment) [[unlikely]]
         source.copy_out(packet, p);
     else
@@ -79,30 +98,49 @@ void PcapFile::append(const PacketRef& packet, const PacketSource& source,
     buffered_bytes_[packet.port] += packet.caplen;
 }
 
-void PcapFile::flush(FlushResult& flushed) noexcept {
-    size_t done = 0;
-    while (done < used_) {
-        const ssize_t n = ::write(fd_, buffer_ + done, used_ - done);
-        if (n > 0) {
-            done += size_t(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        // A full disk or an I/O error: cut the file back to its last whole record so it stays
-        // valid, and count what the buffer held as lost by the writer.
-        flushed.error = n < 0 ? errno : ENOSPC;
-        if (ftruncate(fd_, static_cast<off_t>(flushed_size_)) == 0) {}
-        for (size_t port = 0; port < max_ports_per_tap; ++port)
-            flushed.lost[port] += buffered_packets_[port];
-        packets_ -= buffered_packets_[0] + buffered_packets_[1];
-        used_ = 0;
-        buffered_packets_ = {};
-        buffered_bytes_ = {};
-        if (flushed_size_ == 0) write_file_header();  // the header went with the lost block
+// O_DIRECT: fill the block to its last byte with the head of this record, write the whole block,
+// and start the next block with the record's tail. The record counts as buffered in the next
+// block, since only that write completes it.
+void PcapFile::append_split(const PacketRef& packet, const PacketSource& source,
+                            FlushResult& flushed) noexcept {
+    const size_t caplen = std::min<size_t>(packet.caplen, max_record_data);
+    const size_t record = record_header_size + caplen;
+    std::byte* p = put_record_header(staging_.get(), packet, nanosecond_);
+    if (packet.flags & PacketRef::multi_segment) [[unlikely]]
+        source.copy_out(packet, p);
+    else
+        std::memcpy(p, packet.data, caplen);
+    const size_t head = block_size_ - used_;
+    std::memcpy(buffer_ + used_, staging_.get(), head);
+    if (const int error = write_all(buffer_, block_size_); error != 0) {
+        cut_back(flushed, error, packet.port);
         return;
     }
-    flushed_size_ += used_;
-    used_ = 0;
+    flushed_size_ += block_size_;
+    count_written(flushed);
+    split_head_ = head;
+    std::memcpy(buffer_, staging_.get() + head, record - head);
+    used_ = record - head;
+    ++packets_;
+    buffered_packets_[packet.port] = 1;
+    buffered_bytes_[packet.port] = caplen;
+}
+
+int PcapFile::write_all(const std::byte* data, size_t n) noexcept {
+    size_t done = 0;
+    while (done < n) {
+        const ssize_t w = ::write(fd_, data + done, n - done);
+        if (w > 0) {
+            done += size_t(w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        return w < 0 ? errno : ENOSPC;
+    }
+    return 0;
+}
+
+void PcapFile::count_written(FlushResult& flushed) noexcept {
     for (size_t port = 0; port < max_ports_per_tap; ++port) {
         flushed.written[port] += buffered_packets_[port];
         flushed.written_bytes[port] += buffered_bytes_[port];
@@ -111,12 +149,60 @@ void PcapFile::flush(FlushResult& flushed) noexcept {
     buffered_bytes_ = {};
 }
 
-void PcapFile::close(FlushResult& flushed, bool sync) noexcept {
-    if (fd_ < 0) return;
+void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcept {
+    // A full disk or an I/O error: cut the file back to its last whole record so it stays
+    // valid, and count what the buffer held as lost by the writer.
+    flushed.error = error;
+    flushed_size_ -= split_head_;
+    split_head_ = 0;
+    if (ftruncate(fd_, static_cast<off_t>(flushed_size_)) == 0) {}
+    ::lseek(fd_, static_cast<off_t>(flushed_size_), SEEK_SET);
+    if (direct_) {
+        // The cut leaves the file at an unaligned size: finish it through the page cache.
+        ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
+        direct_ = false;
+    }
+    for (size_t port = 0; port < max_ports_per_tap; ++port)
+        flushed.lost[port] += buffered_packets_[port];
+    packets_ -= buffered_packets_[0] + buffered_packets_[1];
+    if (extra_port >= 0) ++flushed.lost[size_t(extra_port)];
+    used_ = 0;
+    buffered_packets_ = {};
+    buffered_bytes_ = {};
+    if (flushed_size_ == 0) write_file_header();  // the header went with the lost block
+}
+
+void PcapFile::flush(FlushResult& flushed) noexcept {
+    // O_DIRECT: the aligned part as it is, then the tail once O_DIRECT is off (only at close: in
+    // O_DIRECT mode the buffer is otherwise written only when full).
+    const size_t aligned = direct_ ? used_ & ~(direct_alignment - 1) : 0;
+    int error = write_all(buffer_, aligned);
+    if (error == 0 && aligned != used_) {
+        if (direct_) {
+            ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
+            direct_ = false;
+        }
+        error = write_all(buffer_ + aligned, used_ - aligned);
+    }
+    if (error != 0) {
+        cut_back(flushed, error, -1);
+        return;
+    }
+    flushed_size_ += used_;
+    used_ = 0;
+    split_head_ = 0;
+    count_written(flushed);
+}
+
+int PcapFile::close(FlushResult& flushed, bool sync) noexcept {
+    if (fd_ < 0) return 0;
     flush(flushed);
-    if (sync) ::fsync(fd_);
+    int error = 0;
+    if (sync && ::fsync(fd_) != 0) error = errno;
     ::close(fd_);
     fd_ = -1;
+    direct_ = false;
+    return error;
 }
 
 }  // namespace taprec

@@ -1,10 +1,18 @@
 // PcapFile: one pcap file being written, through one large aligned buffer: a write() per block of
 // many packets, never per packet.
+//
+// Buffered mode flushes when the next record does not fit. O_DIRECT mode (open(path, true)) needs
+// every write aligned in offset and size, so it fills each block to the last byte, splitting the
+// record that crosses the boundary, and writes whole blocks; the file's last, short block is
+// written as its aligned part with O_DIRECT and the tail after clearing O_DIRECT.
+// Either way a failed write cuts the file back to its last whole record, so a file on disk is
+// always a valid pcap file, and the records lost with the block are reported.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "drivers/buffer_return.hpp"
@@ -26,6 +34,7 @@ class PcapFile {
 public:
     static constexpr size_t file_header_size = 24;
     static constexpr size_t record_header_size = 16;
+    static constexpr size_t max_record_data = 262144;  // the largest snaplen
 
     // buffer: block_size bytes the caller owns (aligned for O_DIRECT), shared by successive files.
     PcapFile(std::byte* buffer, size_t block_size, bool nanosecond, uint32_t snaplen,
@@ -35,8 +44,11 @@ public:
     PcapFile& operator=(const PcapFile&) = delete;
 
     // Create `path` (must not exist) and buffer the file header. Throws std::system_error.
-    void open(const std::string& path);
+    // direct: write with O_DIRECT; quietly buffered when the file system refuses it (see direct()).
+    void open(const std::string& path, bool direct = false);
     bool is_open() const noexcept { return fd_ >= 0; }
+    // True while the open file is written with O_DIRECT.
+    bool direct() const noexcept { return direct_; }
 
     // Bytes the file will have once everything buffered is flushed.
     uint64_t size() const noexcept { return flushed_size_ + used_; }
@@ -47,11 +59,22 @@ public:
     void append(const PacketRef& packet, const PacketSource& source, FlushResult& flushed) noexcept;
     // Write out everything buffered.
     void flush(FlushResult& flushed) noexcept;
-    // Flush, optionally fsync, and close. The caller publishes the file.
-    void close(FlushResult& flushed, bool sync) noexcept;
+    // Flush, optionally fsync, and close. The caller publishes the file. Returns the errno of a
+    // failed fsync, else 0.
+    int close(FlushResult& flushed, bool sync) noexcept;
+
+    static constexpr size_t direct_alignment = 4096;
 
 private:
     void write_file_header() noexcept;
+    // write() all of [data, data+n), retrying short writes; 0 or the errno that stopped it.
+    int write_all(const std::byte* data, size_t n) noexcept;
+    // A write failed: cut the file back to its last whole record, count what the buffer held
+    // (plus `extra_port`'s record, if any) as lost, and continue in buffered mode.
+    void cut_back(FlushResult& flushed, int error, int extra_port) noexcept;
+    void append_split(const PacketRef& packet, const PacketSource& source,
+                      FlushResult& flushed) noexcept;
+    void count_written(FlushResult& flushed) noexcept;
 
     std::byte* buffer_;
     size_t block_size_;
@@ -59,6 +82,11 @@ private:
     uint32_t snaplen_;
     int link_type_;
     int fd_ = -1;
+    bool direct_ = false;
+    // O_DIRECT: the bytes of the record split over the last written block's end, already on disk:
+    // cutting back to the last whole record removes them too.
+    size_t split_head_ = 0;
+    std::unique_ptr<std::byte[]> staging_;  // O_DIRECT: one whole record, to split it
     size_t used_ = 0;
     uint64_t flushed_size_ = 0;  // bytes known to be in the file
     uint64_t packets_ = 0;

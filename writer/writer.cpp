@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -45,11 +46,6 @@ Writer::~Writer() {
     std::free(block_);
 }
 
-std::string Writer::take_error() {
-    std::lock_guard lock(error_mutex_);
-    return std::exchange(error_, std::string());
-}
-
 void Writer::run() noexcept {
     IdleWait idle(setup_.idle);
     std::array<PacketRef, burst_size> burst;
@@ -88,7 +84,11 @@ bool Writer::rotation_due(const PacketRef& next) const noexcept {
 
 void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept {
     FlushResult flushed;
-    for (const PacketRef& p : burst) {
+    const uint64_t latest_sane_ns = now_ns + setup_.max_future_ns;
+    for (const PacketRef& packet : burst) {
+        PacketRef p = packet;
+        if (p.ts_ns > latest_sane_ns) [[unlikely]]
+            p.ts_ns = clamp(p, now_ns);
         if (file_.is_open() && rotation_due(p)) close_and_publish();
         if (!file_.is_open()) open_file(p.ts_ns, now_ns);
         if (!file_.is_open()) [[unlikely]] {
@@ -98,6 +98,7 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
         file_.append(p, *setup_.sources[p.port], flushed);
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
+        newest_ts_ns_ = std::max(newest_ts_ns_, p.ts_ns);
     }
     account(flushed);
     buffers_.release(burst);
@@ -105,20 +106,51 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
         counters_.late[port].set(merge_.late_count(port));
 }
 
+// A timestamp far ahead of the wall clock (a clock step, a bogus hardware stamp) would name the
+// file years ahead and hold back every later packet in ordering; it becomes the newest sane
+// timestamp instead (the clock now when nothing was written yet), so names and order stay true.
+uint64_t Writer::clamp(const PacketRef& p, uint64_t now_ns) noexcept {
+    file_counters_.clamped[p.port].add(1);
+    const uint64_t replacement = newest_ts_ns_ != 0 ? newest_ts_ns_ : now_ns;
+    if (!clamp_logged_) {
+        clamp_logged_ = true;
+        notices_.add(NoticeLevel::warning,
+                     std::string("port ") + port_name(p.port) + ": packet timestamp " +
+                         std::to_string(p.ts_ns) + " ns is " +
+                         std::to_string((p.ts_ns - now_ns) / ns_per_second) +
+                         " s ahead of the clock; such packets are written with the newest sane "
+                         "timestamp and counted as clamped (logged once)");
+    }
+    return replacement;
+}
+
 void Writer::account(const FlushResult& flushed) noexcept {
+    uint64_t lost = 0;
     for (size_t port = 0; port < max_ports_per_tap; ++port) {
         if (flushed.written[port] != 0) {
             counters_.written[port].add(flushed.written[port]);
             counters_.written_bytes[port].add(flushed.written_bytes[port]);
         }
         if (flushed.lost[port] != 0) counters_.dropped_writer[port].add(flushed.lost[port]);
+        lost += flushed.lost[port];
     }
     if (flushed.error != 0) [[unlikely]] {
         counters_.write_errors.add(1);
-        std::lock_guard lock(error_mutex_);
-        error_ = "write to " + setup_.directory->partial_dir() + "/" + name_ + " failed: " +
-                 std::strerror(flushed.error) + "; the packets of that block are counted as "
-                 "dropped_writer";
+        dropped_when_failing_ += lost;
+        if (!writes_failing_) {
+            writes_failing_ = true;
+            notices_.add(NoticeLevel::error,
+                         "write to " + setup_.directory->partial_dir() + "/" + name_ + " failed: " +
+                             std::strerror(flushed.error) + "; the file is cut back to its last "
+                             "whole record, packets are counted as dropped_writer, and every "
+                             "block is tried again until writes succeed");
+        }
+    } else if (writes_failing_ && (flushed.written[0] | flushed.written[1]) != 0) [[unlikely]] {
+        writes_failing_ = false;
+        notices_.add(NoticeLevel::info, "writes succeed again; " +
+                                            std::to_string(dropped_when_failing_) +
+                                            " packets were counted as dropped_writer meanwhile");
+        dropped_when_failing_ = 0;
     }
 }
 
@@ -126,12 +158,19 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     if (now_ns < retry_open_ns_) return;
     try {
         name_ = setup_.directory->name_for(first_ts_ns);
-        file_.open(setup_.directory->partial_path(name_));
+        file_.open(setup_.directory->partial_path(name_), setup_.output.direct_io);
     } catch (const std::exception& e) {
+        if (retry_open_ns_ == 0)
+            notices_.add(NoticeLevel::error, std::string(e.what()) + "; packets are counted as "
+                                             "dropped_writer until it works (tried every second)");
         retry_open_ns_ = now_ns + retry_open_after_ns;
-        std::lock_guard lock(error_mutex_);
-        error_ = std::string(e.what()) + "; packets are counted as dropped_writer until it works";
         return;
+    }
+    if (setup_.output.direct_io && !file_.direct() && !direct_refusal_logged_) {
+        direct_refusal_logged_ = true;
+        notices_.add(NoticeLevel::warning, "output.direct_io: the file system of " +
+                                               setup_.directory->partial_dir() +
+                                               " refuses O_DIRECT; writing through the page cache");
     }
     retry_open_ns_ = 0;
     first_ts_ns_ = first_ts_ns;
@@ -146,7 +185,12 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
 void Writer::close_and_publish() noexcept {
     if (!file_.is_open()) return;
     FlushResult flushed;
-    file_.close(flushed, false);
+    if (const int error = file_.close(flushed, setup_.output.sync == SyncPolicy::close); error != 0) {
+        file_counters_.sync_errors.add(1);
+        notices_.add(NoticeLevel::error, "fsync of " + setup_.directory->partial_path(name_) +
+                                             " failed: " + std::strerror(error) +
+                                             "; publishing it anyway");
+    }
     account(flushed);
     const std::string partial = setup_.directory->partial_path(name_);
     if (file_.packets() == 0) {
@@ -157,8 +201,8 @@ void Writer::close_and_publish() noexcept {
     try {
         published = setup_.directory->publish(name_);
     } catch (const std::exception& e) {
-        std::lock_guard lock(error_mutex_);
-        error_ = std::string(e.what()) + "; the file stays in .partial";
+        // Left in .partial: the next start repairs and publishes it.
+        notices_.add(NoticeLevel::error, std::string(e.what()) + "; the file stays in .partial");
         return;
     }
     counters_.files.add(1);
@@ -181,9 +225,9 @@ void Writer::close_and_publish() noexcept {
     try {
         setup_.directory->append_meta_line("index.jsonl", line);
     } catch (const std::exception& e) {
-        std::lock_guard lock(error_mutex_);
-        error_ = e.what();
+        notices_.add(NoticeLevel::error, e.what());
     }
+    if (setup_.published) setup_.published(published);
 }
 
 }  // namespace taprec

@@ -13,6 +13,7 @@
 #include "drivers/buffer_return.hpp"
 #include "ring/ordered_merge.hpp"
 #include "stats/stage_counters.hpp"
+#include "writer/notices.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/pcap_file.hpp"
 
@@ -30,6 +31,18 @@ struct WriterSetup {
     const std::atomic<uint64_t>* rotate_generation = nullptr;
     // Packets lost per port so far at every stage: recorded per file in the index.
     std::function<PerPort<uint64_t>()> drops_so_far;
+    // Told the path of each published file (on_rotate hooks, retention). Called on the writer
+    // thread, so it must not block: Janitor::file_published() only pushes on a ring.
+    std::function<void(const std::string&)> published;
+    // A packet stamped more than this ahead of the wall clock is a bogus stamp or a clock step:
+    // it is written with the newest sane timestamp instead and counted as clamped.
+    uint64_t max_future_ns = uint64_t{60} * 1'000'000'000u;
+};
+
+// The writer's counters beyond the per-stage ones of stats/stage_counters.hpp.
+struct alignas(cache_line_size) WriterFileCounters {
+    PerPort<Counter> clamped;  // timestamps too far ahead of the clock, rewritten
+    Counter sync_errors;       // sync: close, and fsync failed
 };
 
 class Writer {
@@ -42,14 +55,16 @@ public:
     void run() noexcept;
 
     const WriterCounters& counters() const noexcept { return counters_; }
-    // The last error worth telling the operator (file creation, publishing), for the log.
-    std::string take_error();
+    const WriterFileCounters& file_counters() const noexcept { return file_counters_; }
+    // Lines for the operator (failed writes, and when they succeed again; clamped timestamps).
+    std::vector<Notice> take_notices() { return notices_.take(); }
 
 private:
     void write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept;
     void open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept;
     void close_and_publish() noexcept;
     void account(const FlushResult& flushed) noexcept;
+    uint64_t clamp(const PacketRef& p, uint64_t now_ns) noexcept;
     bool rotation_due(const PacketRef& next) const noexcept;
 
     WriterSetup setup_;
@@ -67,10 +82,17 @@ private:
     PerPort<uint64_t> drops_at_open_{};
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
+    uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes
+    bool clamp_logged_ = false;
+    bool direct_refusal_logged_ = false;
+    // Writes failing (full disk): logged once when they start failing and once when they work
+    // again, not per block.
+    bool writes_failing_ = false;
+    uint64_t dropped_when_failing_ = 0;
 
-    std::mutex error_mutex_;  // the writer's cold path and the control thread only
-    std::string error_;
+    Notices notices_;
     WriterCounters counters_;
+    WriterFileCounters file_counters_;
 };
 
 }  // namespace taprec

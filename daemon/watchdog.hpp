@@ -1,0 +1,35 @@
+// The systemd watchdog (WatchdogSec=): WATCHDOG=1 goes out only while every pipeline thread makes
+// progress, so one stuck thread lets systemd's timer run out and systemd restarts the daemon.
+// A thread proves progress by its stage's `loops` counter, which moves on every iteration of its
+// loop, idle ones included.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace taprec {
+
+// One thread's proof of life.
+struct Heartbeat {
+    std::string thread;     // the thread's name, e.g. "wk0:uplink"
+    uint64_t loops = 0;
+    bool started = false;   // has entered its loop (or already finished)
+    bool finished = false;  // returned from its loop normally: no longer expected to move
+};
+
+// Remembers each thread's `loops` between two checks.
+class ProgressCheck {
+public:
+    // Where every thread is now; the next check compares against it.
+    void remember(const std::vector<Heartbeat>& beats);
+    // The threads that are still running but whose counter has not moved since the last call (or
+    // remember()); empty when every thread progressed or finished. Remembers the new values.
+    std::vector<std::string> stuck_threads(const std::vector<Heartbeat>& beats);
+
+private:
+    std::map<std::string, uint64_t> last_loops_;
+};
+
+}  // namespace taprec

@@ -1,0 +1,122 @@
+#include "writer/janitor.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "writer/retention.hpp"
+
+namespace taprec {
+namespace {
+
+uint64_t monotonic_now_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+std::string mib(uint64_t bytes) {
+    return std::to_string(bytes / (1024 * 1024)) + "." +
+           std::to_string(bytes % (1024 * 1024) * 10 / (1024 * 1024)) + " MiB";
+}
+
+}  // namespace
+
+Janitor::Janitor(const OutputDirectory& directory, const OutputConfig& output)
+    : directory_(directory),
+      retention_(output.retention),
+      retention_enabled_(output.retention.max_bytes != 0 || output.retention.max_files != 0 ||
+                         output.retention.min_free_percent != 0),
+      hooks_(output.on_rotate, output.on_rotate_max, output.on_rotate_timeout_ns, notices_) {}
+
+Janitor::~Janitor() {
+    finish();
+    join();
+}
+
+void Janitor::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Janitor::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Janitor::file_published(const std::string& path) noexcept {
+    try {
+        if (!writer_to_janitor_.push(path)) ring_overflow_.add(1);
+    } catch (...) {
+        ring_overflow_.add(1);  // no memory for the path: the same as no room
+    }
+}
+
+void Janitor::apply_retention() {
+    if (!retention_enabled_) return;
+    const std::vector<StoredFile> files = list_published(directory_.tap_dir());
+    const RetentionDecision decision =
+        plan_retention(files, partial_bytes(directory_.partial_dir()),
+                       disk_space(directory_.tap_dir()), retention_);
+    uint64_t deleted = 0, bytes = 0;
+    for (size_t i = 0; i < decision.delete_count; ++i) {
+        if (::unlink((directory_.tap_dir() + "/" + files[i].name).c_str()) != 0) continue;
+        ++deleted;
+        bytes += files[i].bytes;
+    }
+    if (deleted != 0) {
+        retention_counters_.deleted_files.add(deleted);
+        retention_counters_.deleted_bytes.add(bytes);
+        notices_.add(NoticeLevel::info, "retention: deleted the " + std::to_string(deleted) +
+                                            " oldest files (" + mib(bytes) + ", from " +
+                                            files[0].name + ") for " + decision.reason);
+    }
+    if (decision.min_free_unreachable && !min_free_warned_) {
+        notices_.add(NoticeLevel::warning,
+                     "retention: " + directory_.tap_dir() + " is below min_free_percent " +
+                         std::to_string(retention_.min_free_percent) +
+                         " with no published file of this tap left to delete; capture goes on");
+    }
+    min_free_warned_ = decision.min_free_unreachable;
+}
+
+void Janitor::run() noexcept {
+    uint64_t next_retention_ns = 0;
+    uint64_t stop_by_ns = 0;
+    std::string path;
+    while (true) {
+        const bool finishing = finishing_.load(std::memory_order_acquire);
+        bool published = false;
+        try {
+            while (writer_to_janitor_.pop(path)) {
+                hooks_.enqueue(path);
+                published = true;
+            }
+            const uint64_t now = monotonic_now_ns();
+            hooks_.poll(now);
+            if (published || now >= next_retention_ns) {
+                apply_retention();
+                next_retention_ns = now + retention_period_ns;
+            }
+            if (finishing) {
+                // The writer has published its last file, and it is in the ring by now.
+                if (stop_by_ns == 0) stop_by_ns = now + stop_grace_ns;
+                if (writer_to_janitor_.read_available() == 0 &&
+                    ((hooks_.running() == 0 && hooks_.queued() == 0) || now >= stop_by_ns))
+                    break;
+            }
+        } catch (const std::exception& e) {
+            notices_.add(NoticeLevel::error, std::string("janitor: ") + e.what());
+        }
+        timespec tick{0, 20'000'000};
+        nanosleep(&tick, nullptr);
+    }
+    const std::vector<std::string> never_run = hooks_.take_queue();
+    if (!never_run.empty())
+        notices_.add(NoticeLevel::warning,
+                     "on_rotate: exiting with " + std::to_string(never_run.size()) +
+                         " files whose hook did not run, first " + never_run.front());
+    if (hooks_.running() != 0)
+        notices_.add(NoticeLevel::info, "on_rotate: " + std::to_string(hooks_.running()) +
+                                            " hooks still running at exit are left to finish");
+}
+
+}  // namespace taprec

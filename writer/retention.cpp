@@ -1,0 +1,88 @@
+#include "writer/retention.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+
+namespace taprec {
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+    const size_t n = std::char_traits<char>::length(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+}  // namespace
+
+std::vector<StoredFile> list_published(const std::string& tap_dir) {
+    std::vector<StoredFile> files;
+    DIR* d = ::opendir(tap_dir.c_str());
+    if (d == nullptr) return files;
+    while (dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.empty() || name[0] == '.' || !ends_with(name, ".pcap")) continue;
+        struct stat st{};
+        if (::lstat((tap_dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        files.push_back({name, uint64_t(st.st_size),
+                         int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec});
+    }
+    ::closedir(d);
+    std::sort(files.begin(), files.end(), [](const StoredFile& x, const StoredFile& y) {
+        return x.mtime_ns != y.mtime_ns ? x.mtime_ns < y.mtime_ns : x.name < y.name;
+    });
+    return files;
+}
+
+uint64_t partial_bytes(const std::string& partial_dir) {
+    uint64_t total = 0;
+    DIR* d = ::opendir(partial_dir.c_str());
+    if (d == nullptr) return 0;
+    while (dirent* e = ::readdir(d)) {
+        struct stat st{};
+        if (e->d_name[0] == '.') continue;
+        if (::lstat((partial_dir + "/" + e->d_name).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            total += uint64_t(st.st_size);
+    }
+    ::closedir(d);
+    return total;
+}
+
+std::optional<DiskSpace> disk_space(const std::string& dir) {
+    struct statvfs vfs{};
+    if (::statvfs(dir.c_str(), &vfs) != 0 || vfs.f_blocks == 0) return std::nullopt;
+    return DiskSpace{uint64_t(vfs.f_blocks) * vfs.f_frsize, uint64_t(vfs.f_bavail) * vfs.f_frsize};
+}
+
+RetentionDecision plan_retention(const std::vector<StoredFile>& files, uint64_t in_progress_bytes,
+                                 const std::optional<DiskSpace>& disk,
+                                 const RetentionConfig& retention) {
+    RetentionDecision decision;
+    auto need = [&](size_t count, const char* reason) {
+        if (count > decision.delete_count) {
+            decision.delete_count = count;
+            decision.reason = reason;
+        }
+    };
+    if (retention.max_files != 0 && files.size() > retention.max_files)
+        need(files.size() - retention.max_files, "max_files");
+    if (retention.max_bytes != 0) {
+        uint64_t kept = in_progress_bytes;
+        for (const StoredFile& f : files) kept += f.bytes;
+        size_t count = 0;
+        while (kept > retention.max_bytes && count < files.size()) kept -= files[count++].bytes;
+        need(count, "max_bytes");
+    }
+    if (retention.min_free_percent != 0 && disk) {
+        const uint64_t wanted = disk->total_bytes / 100 * retention.min_free_percent;
+        uint64_t available = disk->available_bytes;
+        size_t count = 0;
+        while (available < wanted && count < files.size()) available += files[count++].bytes;
+        decision.min_free_unreachable = available < wanted;
+        need(count, "min_free_percent");
+    }
+    return decision;
+}
+
+}  // namespace taprec

@@ -1,0 +1,49 @@
+// Retention: which published files to delete so the tap folder stays within output.retention.
+//
+// Oldest first, by modification time (the time the file was closed: the kernel's clock, so a
+// bogus packet timestamp cannot make a new file look old), then by name. Files from earlier runs
+// count like any other: the folder is scanned each time, not remembered. Only published
+// DIRECTORY/TAP/*.pcap files are candidates, never what is in .partial/ (the file being written).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace taprec {
+
+struct StoredFile {
+    std::string name;
+    uint64_t bytes = 0;
+    int64_t mtime_ns = 0;
+};
+
+struct DiskSpace {
+    uint64_t total_bytes = 0;
+    uint64_t available_bytes = 0;
+};
+
+// The published files of a tap folder, oldest first.
+std::vector<StoredFile> list_published(const std::string& tap_dir);
+// Bytes of the files in .partial/ (the file being written counts against max_bytes).
+uint64_t partial_bytes(const std::string& partial_dir);
+std::optional<DiskSpace> disk_space(const std::string& dir);
+
+struct RetentionDecision {
+    size_t delete_count = 0;  // this many of the oldest files
+    std::string reason;       // which limit asked for it: max_files, max_bytes, min_free_percent
+    bool min_free_unreachable = false;  // even deleting every file would not free enough
+};
+
+// Pure: how many of `files` (oldest first) must go so that
+//   files kept <= max_files,
+//   bytes kept + in_progress_bytes <= max_bytes (ahead of need: room for the file being written),
+//   the disk keeps min_free_percent of its size available.
+RetentionDecision plan_retention(const std::vector<StoredFile>& files, uint64_t in_progress_bytes,
+                                 const std::optional<DiskSpace>& disk,
+                                 const RetentionConfig& retention);
+
+}  // namespace taprec

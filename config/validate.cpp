@@ -95,23 +95,8 @@ void check_threads(Checker& c, const Config& config) {
                                      " is out of range; cores are numbered 0 to " +
                                      std::to_string(limits::max_core));
     }
-    if (threads.workers.empty() || config.taps.empty()) return;
-    // Each worker needs its own core from the list; the tap with the most workers sets the need.
-    // A tap with workers: auto is checked by the daemon, once the ports say what they offer.
-    size_t widest = 0;
-    for (size_t i = 1; i < config.taps.size(); ++i) {
-        if (config.taps[i].workers.value_or(0) > config.taps[widest].workers.value_or(0)) widest = i;
-    }
-    const uint32_t needed = config.taps[widest].workers.value_or(0);
-    const size_t listed = threads.workers.size();
-    if (needed > listed) {
-        const std::string tap = "taps[" + std::to_string(widest) + "]";
-        c.fail("threads.workers", std::to_string(listed) + " core" + (listed == 1 ? "" : "s") +
-                                      " listed but " + tap + " (" + config.taps[widest].name + ") has " +
-                                      std::to_string(needed) + " workers; list at least " +
-                                      std::to_string(needed) + " cores, or set " + tap + ".workers to " +
-                                      std::to_string(listed) + " or fewer");
-    }
+    // Fewer cores than workers is no mistake: they are handed out in order and shared, and
+    // when every stage of a tap is on one core the tap runs as one loop of tasks on it.
 }
 
 // The power of two nearest above `value`, kept inside the ring limits.

@@ -203,6 +203,29 @@ private:
     bool reported_ = false;
 };
 
+// A warning when, over the last interval, the TCP acknowledgements prove the sensor is missing
+// more than `threshold_percent` of the segments before they reach it (a SPAN port or TAP that
+// drops): every counter of the sensor itself may still say zero.
+void warn_upstream_loss(const TapSnapshot& now, const TapSnapshot& before, uint32_t threshold_percent) {
+    constexpr uint64_t min_acks = 100;  // fewer say more about chance than about the link
+    if (threshold_percent == 0) return;
+    for (size_t p = 0; p < now.ports.size(); ++p) {
+        if (!now.ports[p].present) continue;
+        const uint64_t acks = now.ports[p].tcp_acks - before.ports[p].tcp_acks;
+        const uint64_t gaps = now.ports[p].tcp_ack_gaps - before.ports[p].tcp_ack_gaps;
+        const double percent = upstream_loss_percent(gaps, acks);
+        if (acks < min_acks || percent < double(threshold_percent)) continue;
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "tap %s port %s: upstream loss estimate %.2f%% over the last interval (%llu of "
+                      "%llu ACKs cover data never seen): packets are lost before they reach the "
+                      "sensor; check the SPAN port or TAP",
+                      now.tap.c_str(), p == 0 ? "a" : "b", percent, (unsigned long long)gaps,
+                      (unsigned long long)acks);
+        log_warning(line);
+    }
+}
+
 // Cores for each tap's threads: the `threads` lists are handed out in order across taps.
 std::vector<TapCores> assign_cores(const Config& config,
                                    const std::vector<std::unique_ptr<TapPipeline>>& taps) {
@@ -337,6 +360,7 @@ int run_daemon(const Config& config) {
             TapSnapshot now = taps[t]->snapshot();
             append_stats(*taps[t], now, false);
             status += (t == 0 ? "" : " | ") + status_line(now, previous[t]);
+            warn_upstream_loss(now, previous[t], config.stats.loss_warn_percent);
             snapshots.push_back(now);
             previous[t] = std::move(now);
         }

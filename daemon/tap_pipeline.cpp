@@ -47,7 +47,7 @@ void log_notice(const std::string& prefix, const Notice& n) {
 
 TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
                          const std::atomic<uint64_t>& rotate_generation)
-    : tap_(tap) {
+    : tap_(tap), idle_policy_(config.threads.idle) {
     PortOptions options;
     options.snaplen = config.output.snaplen;
     options.timestamps = tap.timestamps;
@@ -131,7 +131,7 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
     setup.link_type = link_type;
     setup.idle = config.threads.idle;
     setup.rotate_generation = &rotate_generation;
-    setup.drops_so_far = [this] { return drops_so_far(); };
+    setup.totals_so_far = [this] { return totals_so_far(); };
     setup.published = [janitor = janitor_.get()](const std::string& path) {
         janitor->file_published(path);
     };
@@ -152,6 +152,11 @@ void TapPipeline::start(const TapCores& cores) {
     std::atomic<bool>* done = thread_done_.get();
     // Consumers first, so nothing waits on a thread that does not exist yet.
     janitor_->start();
+    if (const int core = single_core(cores); core >= 0) {
+        threads_.emplace_back([this, done] { run_on_one_core(done); });
+        place_thread(threads_.back(), core, "tap:" + tap_.name);
+        return;
+    }
     threads_.emplace_back([this, done] {
         writer_->run();
         janitor_->finish();
@@ -197,6 +202,57 @@ std::vector<Heartbeat> TapPipeline::heartbeats() const {
     return beats;
 }
 
+// The core every stage of this tap is pinned to, or -1 when they are not all on one.
+int TapPipeline::single_core(const TapCores& cores) const {
+    const int core = cores.writer;
+    if (core < 0) return -1;
+    for (size_t p = 0; p < rx_pollers_.size(); ++p)
+        if (p >= cores.rx.size() || cores.rx[p] != core) return -1;
+    for (size_t w = 0; w < workers_.size(); ++w)
+        if (w >= cores.workers.size() || cores.workers[w] != core) return -1;
+    return core;
+}
+
+// Every stage as a task of one loop: in pipeline order, so a burst received in a round is merged
+// and written in the same round, while it is still in cache, with no context switch between.
+void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
+    std::vector<PollStage*> stages;
+    std::vector<size_t> done_index;  // where each stage's heartbeat says it has finished
+    for (size_t p = 0; p < rx_pollers_.size(); ++p) {
+        stages.push_back(rx_pollers_[p].get());
+        done_index.push_back(1 + workers_.size() + p);
+    }
+    for (size_t w = 0; w < workers_.size(); ++w) {
+        stages.push_back(workers_[w].get());
+        done_index.push_back(1 + w);
+    }
+    stages.push_back(writer_.get());
+    done_index.push_back(0);
+
+    IdleWait idle(idle_policy_);
+    std::vector<bool> finished(stages.size(), false);
+    size_t running = stages.size();
+    while (running != 0) {
+        bool worked = false;
+        for (size_t i = 0; i < stages.size(); ++i) {
+            if (finished[i]) continue;
+            const StepResult r = stages[i]->step(false);
+            if (r == StepResult::worked) worked = true;
+            if (r != StepResult::finished) continue;
+            finished[i] = true;
+            --running;
+            if (stages[i] == writer_.get()) {
+                janitor_->finish();
+                janitor_->join();
+                writer_done_.store(true, std::memory_order_release);
+            }
+            done[done_index[i]].store(true, std::memory_order_release);
+        }
+        if (worked) idle.reset();
+        else idle.wait();
+    }
+}
+
 void TapPipeline::join() {
     for (std::thread& t : threads_)
         if (t.joinable()) t.join();
@@ -229,14 +285,16 @@ bool TapPipeline::has_port_error() const {
     return false;
 }
 
-PerPort<uint64_t> TapPipeline::drops_so_far() const {
+PerPort<PortTotals> TapPipeline::totals_so_far() const {
     const TapSnapshot s = snapshot();
-    PerPort<uint64_t> drops{};
+    PerPort<PortTotals> totals{};
     for (size_t p = 0; p < max_ports_per_tap; ++p) {
         const PortSnapshot& port = s.ports[p];
-        drops[p] = port.nic_missed + port.nic_nombuf + port.dropped_ring + port.dropped_writer;
+        totals[p].drops = port.nic_missed + port.nic_nombuf + port.dropped_ring + port.dropped_writer;
+        totals[p].tcp_acks = port.tcp_acks;
+        totals[p].tcp_ack_gaps = port.tcp_ack_gaps;
     }
-    return drops;
+    return totals;
 }
 
 TapSnapshot TapPipeline::snapshot() const {

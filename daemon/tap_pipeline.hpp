@@ -61,9 +61,13 @@ public:
     std::vector<Heartbeat> heartbeats() const;
 
 private:
-    PerPort<uint64_t> drops_so_far() const;
+    PerPort<PortTotals> totals_so_far() const;
+
+    int single_core(const TapCores& cores) const;
+    void run_on_one_core(std::atomic<bool>* done);
 
     TapConfig tap_;
+    IdlePolicy idle_policy_ = IdlePolicy::sleep;
     std::vector<std::unique_ptr<PacketSource>> sources_;
     std::unique_ptr<PacketFilter> filter_;
     std::unique_ptr<OutputDirectory> directory_;

@@ -15,43 +15,66 @@ RxPoller::RxPoller(RxPollerSetup setup)
                       !(setup_.source->has_rss() &&
                         setup_.source->queue_count() == setup_.rx_to_worker.size())),
       link_type_(setup_.source->link_type()),
-      wait_for_room_(!setup_.source->is_wire()) {}
+      wait_for_room_(!setup_.source->is_wire()),
+      queue_count_(setup_.source->queue_count()) {}
 
-void RxPoller::run() noexcept {
+void RxPoller::run() noexcept { run_stage(*this, setup_.idle); }
+
+StepResult RxPoller::step(bool may_block) noexcept {
     PacketSource& source = *setup_.source;
-    IdleWait idle(setup_.idle);
-    std::array<PacketRef, burst_size> burst;
-    uint32_t bursts_since_refresh = 0;
-    const uint16_t queues = source.queue_count();
-
-    while (!setup_.stop->load(std::memory_order_relaxed)) {
-        counters_.loops.add(1);
-        size_t received = 0;
-        for (uint16_t q = 0; q < queues; ++q) {
-            const size_t n = source.rx_burst(q, burst);
-            if (n == 0) continue;
-            received += n;
-            dispatch(q, std::span(burst.data(), n));
-        }
-        if (received != 0) {
-            idle.reset();
-            if (++bursts_since_refresh == 4096) {
-                bursts_since_refresh = 0;
-                source.refresh_counters();
-            }
-            continue;
-        }
-        if (source.at_end()) break;
-        // Idle: promise the workers nothing older than the port's clock minus the window, so a
-        // silent direction does not hold the other one back for longer than that.
-        if (const uint64_t now = source.idle_clock_ns(); now > setup_.reorder_window_ns)
-            publish_watermark(now - setup_.reorder_window_ns);
-        if (source.can_block()) {
+    counters_.loops.add(1);
+    if (setup_.stop->load(std::memory_order_relaxed) || source.at_end()) {
+        finish();
+        return StepResult::finished;
+    }
+    size_t received = 0;
+    for (uint16_t q = 0; q < queue_count_; ++q) {
+        if (wait_for_room_ && !room_for_burst(q)) continue;
+        const size_t n = source.rx_burst(q, burst_);
+        if (n == 0) continue;
+        received += n;
+        dispatch(q, std::span(burst_.data(), n));
+    }
+    if (received != 0) {
+        if (++bursts_since_refresh_ == 4096) {
+            bursts_since_refresh_ = 0;
             source.refresh_counters();
-            source.wait_for_packets(std::chrono::milliseconds(50));
-        } else {
-            idle.wait();
         }
+        return StepResult::worked;
+    }
+    // Idle: promise the workers nothing older than the port's clock minus the window, so a
+    // silent direction does not hold the other one back for longer than that.
+    if (const uint64_t now = source.idle_clock_ns(); now > setup_.reorder_window_ns)
+        publish_watermark(now - setup_.reorder_window_ns);
+    if (may_block && source.can_block()) {
+        source.refresh_counters();
+        source.wait_for_packets(std::chrono::milliseconds(50));
+    }
+    return StepResult::idle;
+}
+
+// A producer that must not lose packets takes a burst only when it is sure to place all of it.
+bool RxPoller::room_for_burst(uint16_t queue) const noexcept {
+    const auto& rings = setup_.rx_to_worker;
+    if (!spread_by_hash_) return rings[rings.size() == 1 ? 0 : queue]->write_available() >= burst_size;
+    for (const PacketRing* ring : rings)
+        if (ring->write_available() < burst_size) return false;
+    return true;
+}
+
+void RxPoller::finish() noexcept {
+    PacketSource& source = *setup_.source;
+    // Stopped: take what a wire had already accepted, so a packet that reached the sensor is in
+    // a file or counted, not left behind in the NIC's ring. Bounded, since a live link goes on
+    // delivering. A replayed file simply stops where it is.
+    for (int pass = 0; pass < max_drain_passes && source.is_wire() && !source.at_end(); ++pass) {
+        size_t received = 0;
+        for (uint16_t q = 0; q < queue_count_; ++q) {
+            const size_t n = source.rx_burst(q, burst_);
+            received += n;
+            if (n != 0) dispatch(q, std::span(burst_.data(), n));
+        }
+        if (received == 0) break;
     }
     source.refresh_counters();
     for (PacketRing* ring : setup_.rx_to_worker) ring->finish();
@@ -97,11 +120,9 @@ void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
 }
 
 void RxPoller::hand_on_to(PacketRing& ring, std::span<const PacketRef> burst) noexcept {
-    IdleWait idle(setup_.idle);
-    const size_t dropped = hand_on(ring, burst, wait_for_room_, idle,
-                                   [this](std::span<const PacketRef> rest) {
-                                       setup_.source->release(rest);
-                                   });
+    const size_t dropped = hand_on(ring, burst, [this](std::span<const PacketRef> rest) {
+        setup_.source->release(rest);
+    });
     if (dropped != 0) counters_.dropped_ring.add(dropped);
 }
 

@@ -2,6 +2,7 @@
 // hands each packet to the worker that owns its flow through that worker's rx_to_worker ring.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <span>
@@ -10,6 +11,7 @@
 #include "config/config.hpp"
 #include "drivers/packet_source.hpp"
 #include "ring/packet_ring.hpp"
+#include "ring/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 
 namespace taprec {
@@ -23,27 +25,35 @@ struct RxPollerSetup {
     const std::atomic<bool>* stop = nullptr;   // set by the control thread: stop polling
 };
 
-class RxPoller {
+class RxPoller final : public PollStage {
 public:
     explicit RxPoller(RxPollerSetup setup);
 
     // The thread body: returns when stop is set or the port has ended; either way every ring it
     // feeds is finished on the way out, so the workers can drain and stop.
     void run() noexcept;
+    // One poll of every queue (see PollStage).
+    StepResult step(bool may_block) noexcept override;
 
     const RxCounters& counters() const noexcept { return counters_; }
 
 private:
     void dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept;
+    bool room_for_burst(uint16_t queue) const noexcept;
+    void finish() noexcept;
     void hand_on_to(PacketRing& ring, std::span<const PacketRef> burst) noexcept;
     void publish_watermark(uint64_t ts_ns) noexcept;
 
     static constexpr uint64_t max_future_ns = 1'000'000'000;  // stamps are taken before we look
+    static constexpr int max_drain_passes = 4096;  // at stop: 4096 bursts per queue at most
 
     RxPollerSetup setup_;
     bool spread_by_hash_;   // no RSS to keep flows together: the software hash picks the worker
     int link_type_;
-    bool wait_for_room_;
+    bool wait_for_room_;    // not a wire: take a burst only when all of it will fit
+    uint16_t queue_count_;
+    uint32_t bursts_since_refresh_ = 0;
+    std::array<PacketRef, burst_size> burst_;
     uint64_t watermark_ns_ = 0;
     RxCounters counters_;
 };

@@ -18,14 +18,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// `threads` with every stage on core 0 makes the tap run as one loop of tasks on that core.
+const std::string unpinned = "threads: {idle: sleep}\n";
+const std::string one_core = "threads: {rx: [0], workers: [0], writer: 0, idle: sleep}\n";
+
 std::string tap_config(const std::string& a, const std::string& b, int workers,
-                       const std::string& out) {
+                       const std::string& out, const std::string& threads = unpinned) {
     return "taps:\n"
            "  - name: m\n"
            "    a: {driver: pcap, file: \"" + a + "\"}\n"
            "    b: {driver: pcap, file: \"" + b + "\"}\n"
-           "    workers: " + std::to_string(workers) + "\n"
-           "threads: {idle: sleep}\n"
+           "    workers: " + std::to_string(workers) + "\n" + threads +
            "output:\n"
            "  directory: " + out + "\n"
            "  snaplen: 262144\n"
@@ -61,7 +64,8 @@ TEST_CASE("both directions of a real capture merge back into the capture", "[fas
                                          "icmp-echo.pcap", "nsec-be-http-loopback.pcap",
                                          "loopback-oversized-frames.pcap", "usec-be-pptp.pcap");
     const int workers = GENERATE(1, 2);
-    INFO(capture << " with " << workers << " workers");
+    const std::string threads = GENERATE(unpinned, one_core);
+    INFO(capture << " with " << workers << " workers, " << threads);
     TempDir dir;
     const Capture original = read_capture(test_data(capture));
     const auto [a, b] = split_directions(original);
@@ -71,7 +75,7 @@ TEST_CASE("both directions of a real capture merge back into the capture", "[fas
     write_capture(dir.path() + "/b.pcap", b);
     const std::string config = dir.path() + "/c.yaml";
     write_file(config, tap_config(dir.path() + "/a.pcap", dir.path() + "/b.pcap", workers,
-                                  dir.path() + "/out"));
+                                  dir.path() + "/out", threads));
     const RunResult run = run_taprec({"--config", config});
     INFO(run.output);
     REQUIRE(run.exit_code == 0);

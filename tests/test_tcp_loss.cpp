@@ -237,3 +237,91 @@ TEST_CASE("real captures with data segments taken out: one gap per hole; pure AC
     CHECK(gaps_in(holes) == baseline + removed);
     CHECK(gaps_in(no_acks) == baseline);
 }
+
+namespace {
+
+// Ethernet + IPv4 + TCP frame with `payload` bytes, for a conversation the test controls.
+Packet tcp_frame(bool from_client, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t payload,
+                 uint64_t ts_ns) {
+    std::vector<unsigned char> f(14 + 20 + 20 + payload, 0);
+    f[12] = 0x08;
+    unsigned char* ip = &f[14];
+    ip[0] = 0x45;
+    const uint16_t ip_len = uint16_t(20 + 20 + payload);
+    ip[2] = uint8_t(ip_len >> 8);
+    ip[3] = uint8_t(ip_len);
+    ip[8] = 64;
+    ip[9] = 6;
+    const unsigned char client[4] = {10, 0, 0, 1}, server[4] = {10, 0, 0, 2};
+    std::copy(from_client ? client : server, (from_client ? client : server) + 4, ip + 12);
+    std::copy(from_client ? server : client, (from_client ? server : client) + 4, ip + 16);
+    unsigned char* tcp = ip + 20;
+    const uint16_t sport = from_client ? 40000 : 80, dport = from_client ? 80 : 40000;
+    tcp[0] = uint8_t(sport >> 8);
+    tcp[1] = uint8_t(sport);
+    tcp[2] = uint8_t(dport >> 8);
+    tcp[3] = uint8_t(dport);
+    for (int i = 0; i < 4; ++i) tcp[4 + i] = uint8_t(seq >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) tcp[8 + i] = uint8_t(ack >> (24 - 8 * i));
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    Packet p;
+    p.ts_ns = ts_ns;
+    p.caplen = p.wire_len = uint32_t(f.size());
+    p.bytes = std::move(f);
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("the daemon reports upstream loss per interval, per file, and warns past the threshold",
+          "[slow][tcp_loss]") {
+    using namespace test_support;
+    TempDir dir;
+    // 600 data segments of 100 bytes, each ACKed, 3 ms apart; every 10th never reaches us.
+    Capture c;
+    c.link_type = 1;
+    c.snaplen = 262144;
+    uint64_t ts = 1'700'000'000'000'000'000ull;
+    uint32_t seq = 1000;
+    size_t removed = 0;
+    c.packets.push_back(tcp_frame(true, seq - 1, 0, SYN, 0, ts));
+    c.packets.push_back(tcp_frame(false, 5000, seq, SYN | ACK, 0, ts += 1'000'000));
+    for (int i = 0; i < 600; ++i) {
+        ts += 3'000'000;
+        if (i % 10 == 9) ++removed;
+        else c.packets.push_back(tcp_frame(true, seq, 5001, ACK, 100, ts));
+        seq += 100;
+        c.packets.push_back(tcp_frame(false, 5001, seq, ACK, 0, ts + 100'000));
+    }
+    write_capture(dir.path() + "/lossy.pcap", c);
+    write_file(dir.path() + "/c.yaml",
+               "taps:\n"
+               "  - name: q\n"
+               "    a: {driver: pcap, file: \"" + dir.path() + "/lossy.pcap\", speed: realtime}\n"
+               "threads: {idle: sleep}\n"
+               "output:\n"
+               "  directory: " + dir.path() + "/out\n"
+               "  rotate: {bytes: 0, seconds: 0, packets: 400}\n"
+               "stats: {interval: 1s, loss_warn_percent: 5}\n");
+    const RunResult run = run_taprec({"--config", dir.path() + "/c.yaml"});
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output.find("upstream loss estimate") != std::string::npos);
+    const Json stats = final_stats(dir.path() + "/out/q");
+    CHECK(stats.u64("ports.a.tcp_ack_gaps") == removed);
+    // Advancing ACKs: the SYN-ACK's, the client's first (of the SYN-ACK), and the 600 data ACKs.
+    CHECK(stats.u64("ports.a.tcp_acks") == 602);
+    CHECK(stats.at("ports.a.upstream_loss_percent").number ==
+          Approx(100.0 * double(removed) / 602.0).epsilon(0.001));
+    uint64_t gaps_in_files = 0, acks_in_files = 0;
+    const auto lines = read_lines(dir.path() + "/out/q/.meta/index.jsonl");
+    CHECK(lines.size() >= 3);
+    for (const std::string& line : lines) {
+        const Json entry = parse_json(line);
+        gaps_in_files += entry.u64("ports.a.tcp_ack_gaps");
+        acks_in_files += entry.u64("ports.a.tcp_acks");
+    }
+    CHECK(gaps_in_files == removed);
+    CHECK(acks_in_files == 602);
+}

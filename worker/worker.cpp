@@ -10,35 +10,38 @@ namespace taprec {
 Worker::Worker(WorkerSetup setup)
     : setup_(std::move(setup)), merge_(setup_.rx_to_worker), estimator_(setup_.tcp_flows) {}
 
-void Worker::run() noexcept {
-    IdleWait idle(setup_.idle);
-    std::array<PacketRef, burst_size> burst;
-    PacketRing& out = *setup_.worker_to_writer;
+void Worker::run() noexcept { run_stage(*this, setup_.idle); }
 
-    while (true) {
-        counters_.loops.add(1);
+StepResult Worker::step(bool) noexcept {
+    counters_.loops.add(1);
+    PacketRing& out = *setup_.worker_to_writer;
+    // Up to a few bursts a step: two ports feed this worker, so on a shared core one burst a
+    // round would fall behind them.
+    bool worked = false;
+    for (int round = 0; round < bursts_per_step; ++round) {
+        // A tap that must not lose packets takes a burst only when the writer's ring can hold it.
+        if (setup_.wait_for_room && out.write_available() < burst_size) break;
+        std::array<PacketRef, burst_size> burst;
         const size_t n = merge_.pop_ordered(burst);
-        if (n == 0) {
-            out.publish_watermark(merge_.frontier_ns());
-            if (merge_.finished()) break;
-            counters_.idle_polls.add(1);
-            idle.wait();
-            continue;
-        }
-        idle.reset();
+        if (n == 0) break;
+        worked = true;
         const size_t kept = process(std::span(burst.data(), n));
-        const size_t dropped = hand_on(out, std::span(burst.data(), kept), setup_.wait_for_room,
-                                       idle, [this](std::span<const PacketRef> rest) {
-                                           for (const PacketRef& p : rest)
-                                               counters_.dropped_ring[p.port].add(1);
-                                           setup_.buffers.release(rest);
-                                       });
-        (void)dropped;
-        out.publish_watermark(merge_.frontier_ns());
+        hand_on(out, std::span(burst.data(), kept), [this](std::span<const PacketRef> rest) {
+            for (const PacketRef& p : rest) counters_.dropped_ring[p.port].add(1);
+            setup_.buffers.release(rest);
+        });
+        if (n < burst_size) break;
+    }
+    out.publish_watermark(merge_.frontier_ns());
+    if (worked) return StepResult::worked;
+    if (!merge_.finished()) {
+        counters_.idle_polls.add(1);
+        return StepResult::idle;
     }
     for (uint16_t port = 0; port < max_ports_per_tap; ++port)
         counters_.late[port].set(merge_.late_count(port));
     out.finish();
+    return StepResult::finished;
 }
 
 size_t Worker::process(std::span<PacketRef> burst) noexcept {

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "drivers/buffer_return.hpp"
 #include "ring/ordered_merge.hpp"
+#include "ring/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 #include "worker/packet_filter.hpp"
 #include "worker/tcp_loss_estimator.hpp"
@@ -27,13 +28,15 @@ struct WorkerSetup {
     IdlePolicy idle = IdlePolicy::sleep;
 };
 
-class Worker {
+class Worker final : public PollStage {
 public:
     explicit Worker(WorkerSetup setup);
 
     // The thread body: returns once every input ring has finished and been drained, after
     // finishing worker_to_writer.
     void run() noexcept;
+    // One merged burst (see PollStage).
+    StepResult step(bool may_block) noexcept override;
 
     const WorkerCounters& counters() const noexcept { return counters_; }
     const TcpLossCounters& tcp_loss() const noexcept { return estimator_.counters(); }
@@ -41,6 +44,8 @@ public:
 private:
     // Filter and cut one ordered burst in place; returns how many packets remain.
     size_t process(std::span<PacketRef> burst) noexcept;
+
+    static constexpr int bursts_per_step = 8;
 
     WorkerSetup setup_;
     OrderedMerge merge_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -12,6 +13,7 @@
 
 #include "ring/idle_wait.hpp"
 #include "stats/json.hpp"
+#include "stats/tap_snapshot.hpp"
 
 namespace taprec {
 namespace {
@@ -46,32 +48,35 @@ Writer::~Writer() {
     std::free(block_);
 }
 
-void Writer::run() noexcept {
-    IdleWait idle(setup_.idle);
-    std::array<PacketRef, burst_size> burst;
-    while (true) {
-        counters_.loops.add(1);
-        const size_t n = merge_.pop_ordered(burst);
-        const uint64_t now = realtime_now_ns();
-        if (setup_.rotate_generation != nullptr) [[likely]] {
-            const uint64_t generation = setup_.rotate_generation->load(std::memory_order_relaxed);
-            if (generation != seen_rotate_generation_) {
-                seen_rotate_generation_ = generation;
-                close_and_publish();
-            }
+void Writer::run() noexcept { run_stage(*this, setup_.idle); }
+
+StepResult Writer::step(bool) noexcept {
+    counters_.loops.add(1);
+    const uint64_t now = realtime_now_ns();
+    if (setup_.rotate_generation != nullptr) [[likely]] {
+        const uint64_t generation = setup_.rotate_generation->load(std::memory_order_relaxed);
+        if (generation != seen_rotate_generation_) {
+            seen_rotate_generation_ = generation;
+            close_and_publish();
         }
-        if (file_.is_open() && deadline_ns_ != 0 && now >= deadline_ns_) close_and_publish();
-        if (n == 0) {
-            if (merge_.finished()) break;
-            idle.wait();
-            continue;
-        }
-        idle.reset();
-        write_burst(std::span(burst.data(), n), now);
     }
+    if (file_.is_open() && deadline_ns_ != 0 && now >= deadline_ns_) close_and_publish();
+    // Up to a few bursts a step: every worker feeds this one writer.
+    bool worked = false;
+    for (int round = 0; round < bursts_per_step; ++round) {
+        std::array<PacketRef, burst_size> burst;
+        const size_t n = merge_.pop_ordered(burst);
+        if (n == 0) break;
+        worked = true;
+        write_burst(std::span(burst.data(), n), now);
+        if (n < burst_size) break;
+    }
+    if (worked) return StepResult::worked;
+    if (!merge_.finished()) return StepResult::idle;
     close_and_publish();
     for (uint16_t port = 0; port < max_ports_per_tap; ++port)
         counters_.late[port].set(merge_.late_count(port));
+    return StepResult::finished;
 }
 
 bool Writer::rotation_due(const PacketRef& next) const noexcept {
@@ -176,7 +181,7 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     first_ts_ns_ = first_ts_ns;
     last_ts_ns_ = first_ts_ns;
     file_packets_ = {};
-    if (setup_.drops_so_far) drops_at_open_ = setup_.drops_so_far();
+    if (setup_.totals_so_far) totals_at_open_ = setup_.totals_so_far();
     // Time rotation follows the wall clock, aligned to the interval: 300 s publishes at :00, :05.
     const uint64_t interval = setup_.output.rotate.seconds * ns_per_second;
     deadline_ns_ = interval == 0 ? 0 : (now_ns / interval + 1) * interval;
@@ -207,8 +212,8 @@ void Writer::close_and_publish() noexcept {
     }
     counters_.files.add(1);
 
-    const PerPort<uint64_t> drops_now =
-        setup_.drops_so_far ? setup_.drops_so_far() : PerPort<uint64_t>{};
+    const PerPort<PortTotals> now =
+        setup_.totals_so_far ? setup_.totals_so_far() : PerPort<PortTotals>{};
     std::string line = "{\"file\":" + json_string(published.substr(published.rfind('/') + 1)) +
                        ",\"first_ns\":" + std::to_string(first_ts_ns_) +
                        ",\"last_ns\":" + std::to_string(last_ts_ns_) +
@@ -217,9 +222,16 @@ void Writer::close_and_publish() noexcept {
     for (size_t port = 0; port < max_ports_per_tap; ++port) {
         if (setup_.sources[port] == nullptr) continue;
         if (port != 0) line += ",";
+        const PortTotals& before = totals_at_open_[port];
+        const uint64_t acks = now[port].tcp_acks - before.tcp_acks;
+        const uint64_t gaps = now[port].tcp_ack_gaps - before.tcp_ack_gaps;
+        char percent[32];
+        std::snprintf(percent, sizeof percent, "%.4f", upstream_loss_percent(gaps, acks));
         line += std::string("\"") + port_name(port) + "\":{\"packets\":" +
                 std::to_string(file_packets_[port]) +
-                ",\"drops\":" + std::to_string(drops_now[port] - drops_at_open_[port]) + "}";
+                ",\"drops\":" + std::to_string(now[port].drops - before.drops) +
+                ",\"tcp_acks\":" + std::to_string(acks) + ",\"tcp_ack_gaps\":" +
+                std::to_string(gaps) + ",\"upstream_loss_percent\":" + percent + "}";
     }
     line += "}}";
     try {

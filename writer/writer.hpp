@@ -12,12 +12,20 @@
 #include "config/config.hpp"
 #include "drivers/buffer_return.hpp"
 #include "ring/ordered_merge.hpp"
+#include "ring/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 #include "writer/notices.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/pcap_file.hpp"
 
 namespace taprec {
+
+// What index.jsonl reports per port and per file, as running totals.
+struct PortTotals {
+    uint64_t drops = 0;
+    uint64_t tcp_acks = 0;
+    uint64_t tcp_ack_gaps = 0;
+};
 
 struct WriterSetup {
     std::vector<PacketRing*> worker_to_writer;  // one per worker; this thread consumes them
@@ -29,8 +37,9 @@ struct WriterSetup {
     size_t block_size = size_t{4} << 20;
     // Bumped by the control thread on SIGHUP: publish the current file now, start a new one.
     const std::atomic<uint64_t>* rotate_generation = nullptr;
-    // Packets lost per port so far at every stage: recorded per file in the index.
-    std::function<PerPort<uint64_t>()> drops_so_far;
+    // Per port so far: packets lost at every stage, and the TCP loss estimator's counts;
+    // index.jsonl records how much each grew while a file was open.
+    std::function<PerPort<PortTotals>()> totals_so_far;
     // Told the path of each published file (on_rotate hooks, retention). Called on the writer
     // thread, so it must not block: Janitor::file_published() only pushes on a ring.
     std::function<void(const std::string&)> published;
@@ -45,7 +54,7 @@ struct alignas(cache_line_size) WriterFileCounters {
     Counter sync_errors;       // sync: close, and fsync failed
 };
 
-class Writer {
+class Writer final : public PollStage {
 public:
     explicit Writer(WriterSetup setup);
     ~Writer();
@@ -53,6 +62,8 @@ public:
     // The thread body: returns once every worker has finished and everything is written and
     // published.
     void run() noexcept;
+    // One merged burst written, rotations due done (see PollStage).
+    StepResult step(bool may_block) noexcept override;
 
     const WriterCounters& counters() const noexcept { return counters_; }
     const WriterFileCounters& file_counters() const noexcept { return file_counters_; }
@@ -67,6 +78,8 @@ private:
     uint64_t clamp(const PacketRef& p, uint64_t now_ns) noexcept;
     bool rotation_due(const PacketRef& next) const noexcept;
 
+    static constexpr int bursts_per_step = 16;
+
     WriterSetup setup_;
     OrderedMerge merge_;
     BufferReturn buffers_;
@@ -79,7 +92,7 @@ private:
     uint64_t last_ts_ns_ = 0;
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
     PerPort<uint64_t> file_packets_{};
-    PerPort<uint64_t> drops_at_open_{};
+    PerPort<PortTotals> totals_at_open_{};
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
     uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes

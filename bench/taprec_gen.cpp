@@ -39,11 +39,12 @@ struct Options {
     uint16_t flows = 1024;
     uint16_t burst = 32;
     double delay = 1.0;  // seconds between link up and the first frame: the receiver starts polling
+    double linger = 1.0; // seconds between the last frame and taking the link down
 };
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "taprec_gen: %s\nusage: taprec_gen [EAL args] -- --rate PPS | --gbps G "
-                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N] [--delay S]\n", message);
+                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N] [--delay S] [--linger S]\n", message);
     std::exit(2);
 }
 
@@ -61,6 +62,7 @@ Options parse(int argc, char** argv) {
         else if (arg == "--flows") o.flows = uint16_t(std::strtoul(v, &end, 10));
         else if (arg == "--burst") o.burst = uint16_t(std::strtoul(v, &end, 10));
         else if (arg == "--delay") o.delay = std::strtod(v, &end);
+        else if (arg == "--linger") o.linger = std::strtod(v, &end);
         else usage(("unknown option " + arg).c_str());
         if (end == v || *end != '\0') usage(("bad number for " + arg + ": " + v).c_str());
     }
@@ -198,6 +200,9 @@ int main(int argc, char** argv) {
         }
     }
     const double seconds = double(rte_rdtsc() - start) / double(hz);
+    // Keep the link up while the receiver empties the rings: memif drops what is still queued
+    // when its peer goes away, and that loss would be the generator's, not the receiver's.
+    rte_delay_us_sleep(unsigned(o.linger * 1e6));
     std::printf("{\"seconds\":%.3f,\"rate_pps\":%.0f,\"offered\":%" PRIu64
                 ",\"a\":{\"sent\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 "},\"b\":{\"sent\":%" PRIu64
                 ",\"tx_dropped\":%" PRIu64 "},\"average_size\":%.1f}\n",

@@ -139,6 +139,7 @@ EalPlan plan_eal(const Config& config, int first_core, int pid) {
     const std::vector<const PortConfig*> ports = dpdk_ports(config);
     for (const PortConfig* port : ports) plan.devices.push_back(parse_dpdk_device(port->device));
     plan.no_huge = given(user, {"--no-huge"});
+    plan.in_memory = given(user, {"--in-memory"});
     const uint64_t pool_bytes = uint64_t(config.dpdk.mbufs_per_port) * mbuf_footprint_bytes;
     plan.memory_mb = eal_base_mb + (pool_bytes * ports.size() + (1 << 20) - 1) / (1 << 20);
 
@@ -192,7 +193,8 @@ std::string check_dpdk_machine(const EalPlan& plan) {
         std::string line;
         bool mounted = false;
         while (std::getline(mounts, line)) mounted = mounted || line.find(" hugetlbfs ") != std::string::npos;
-        if (!mounted)
+        // --in-memory maps hugepages through memfd and needs no mount.
+        if (!mounted && !plan.in_memory)
             return "hugepages are reserved but no hugetlbfs is mounted: run scripts/hugepages " +
                    std::to_string(hugepage_hint_pages) + " (it mounts /dev/hugepages), or add "
                    "\"--no-huge\" to dpdk.eal";

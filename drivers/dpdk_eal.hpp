@@ -28,6 +28,7 @@ struct EalPlan {
     std::vector<std::string> args;      // without argv[0]
     std::vector<DpdkDevice> devices;    // every dpdk port's device, in configuration order
     bool no_huge = false;
+    bool in_memory = false;  // --in-memory: hugepages through memfd, no hugetlbfs mount needed
     uint64_t memory_mb = 0;             // what the mempools need, with room for EAL itself
     std::string file_prefix;
     bool own_prefix = false;            // taprec chose the prefix (and removes its run dir)

@@ -1,5 +1,6 @@
 #include "daemon/tap_pipeline.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -157,6 +158,13 @@ void TapPipeline::start(const TapCores& cores) {
         place_thread(threads_.back(), core, "tap:" + tap_.name);
         return;
     }
+    if (all_ports_wait_on_fd() && single_core_or_unpinned(cores)) {
+        // Live libpcap ports: one thread that sleeps in poll() on every port when nothing
+        // arrives, instead of a thread per stage each waking to look (tcpdump's economy).
+        threads_.emplace_back([this, done] { run_on_one_core(done); });
+        place_thread(threads_.back(), -1, "tap:" + tap_.name);
+        return;
+    }
     threads_.emplace_back([this, done] {
         writer_->run();
         janitor_->finish();
@@ -213,6 +221,35 @@ int TapPipeline::single_core(const TapCores& cores) const {
     return core;
 }
 
+bool TapPipeline::all_ports_wait_on_fd() const {
+    for (const auto& source : sources_)
+        if (source->wait_fd() < 0) return false;
+    return true;
+}
+
+bool TapPipeline::single_core_or_unpinned(const TapCores& cores) const {
+    if (cores.writer >= 0) return false;
+    for (int c : cores.rx) if (c >= 0) return false;
+    for (int c : cores.workers) if (c >= 0) return false;
+    return true;
+}
+
+// Nothing to do on any stage: sleep in poll() on the ports when they all offer a descriptor
+// (bounded, so rotations on time and the stop flag are still seen), else the idle policy.
+void TapPipeline::wait_idle(IdleWait& idle) {
+    std::array<pollfd, max_ports_per_tap> fds{};
+    size_t n = 0;
+    for (const auto& source : sources_) {
+        const int fd = source->wait_fd();
+        if (fd < 0) {
+            idle.wait();
+            return;
+        }
+        fds[n++] = pollfd{fd, POLLIN, 0};
+    }
+    ::poll(fds.data(), n, poll_timeout_ms);
+}
+
 // Every stage as a task of one loop: in pipeline order, so a burst received in a round is merged
 // and written in the same round, while it is still in cache, with no context switch between.
 void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
@@ -249,7 +286,7 @@ void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
             done[done_index[i]].store(true, std::memory_order_release);
         }
         if (worked) idle.reset();
-        else idle.wait();
+        else wait_idle(idle);
     }
 }
 

@@ -64,6 +64,10 @@ private:
     PerPort<PortTotals> totals_so_far() const;
 
     int single_core(const TapCores& cores) const;
+    bool all_ports_wait_on_fd() const;
+    bool single_core_or_unpinned(const TapCores& cores) const;
+    void wait_idle(IdleWait& idle);
+    static constexpr int poll_timeout_ms = 20;
     void run_on_one_core(std::atomic<bool>* done);
 
     TapConfig tap_;

@@ -55,6 +55,9 @@ public:
     // then the rx thread calls it instead of applying its own idle policy.
     virtual bool can_block() const noexcept { return false; }
     virtual void wait_for_packets(std::chrono::microseconds /*max*/) noexcept {}
+    // A file descriptor that polls readable when packets wait (libpcap live), or -1: lets one
+    // thread sleep on every port of a tap at once.
+    virtual int wait_fd() const noexcept { return -1; }
     // True when the port models a wire that cannot wait: a full ring drops. A file replayed at
     // `speed: max` is not a wire, so its rx thread waits for room instead of dropping.
     virtual bool is_wire() const noexcept { return true; }

@@ -3,6 +3,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -82,12 +83,17 @@ public:
     std::string error() const override { return at_end() ? error_ : std::string(); }
 
     uint64_t idle_clock_ns() const noexcept override {
-        if (port_.file.empty()) return realtime_now_ns();
+        // The kernel hands packets over a block at a time, a block at the latest when its timeout
+        // (block_timeout_ms) passes: packets up to that old may still be on their way to us.
+        if (port_.file.empty()) return realtime_now_ns() - (block_timeout_ms + 10) * 1'000'000ull;
         if (port_.speed == ReplaySpeed::realtime && replay_started_)
             return first_ts_ns_ + (monotonic_now_ns() - replay_start_mono_ns_);
         return 0;
     }
     bool can_block() const noexcept override { return port_.file.empty(); }
+    int wait_fd() const noexcept override {
+        return port_.file.empty() ? pcap_get_selectable_fd(handle_) : -1;
+    }
     void wait_for_packets(std::chrono::microseconds max) noexcept override {
         pollfd pfd{pcap_get_selectable_fd(handle_), POLLIN, 0};
         ::poll(&pfd, 1, static_cast<int>(max.count() / 1000));
@@ -125,7 +131,7 @@ private:
         if (handle_ == nullptr) throw std::runtime_error("pcap interface " + name + ": " + err);
         pcap_set_snaplen(handle_, static_cast<int>(snaplen));
         pcap_set_promisc(handle_, 1);
-        pcap_set_timeout(handle_, 50);
+        pcap_set_timeout(handle_, block_timeout_ms);
         pcap_set_buffer_size(handle_, 64 << 20);  // the kernel ring: the burst buffer before us
         pcap_set_tstamp_precision(handle_, PCAP_TSTAMP_PRECISION_NANO);
         const int rc = pcap_activate(handle_);
@@ -239,9 +245,16 @@ private:
             return false;
         }
         std::memcpy(dst, bytes, h.caplen);
-        ref = PacketRef{dst, dst, header_ns(h), h.caplen, h.len, 0, 0};
+        // A damaged file can claim fewer bytes on the wire than it captured (found by
+        // tests/fuzz/fuzz_pcap_reader); the frame was at least as long as what was captured, and
+        // records with caplen > len are what repair and IDSes take for the end of a file.
+        ref = PacketRef{dst, dst, header_ns(h), h.caplen, std::max(h.len, h.caplen), 0, 0};
         return true;
     }
+
+    // TPACKET_V3 delivers a block of packets when it is full or this old: few wake-ups at low
+    // rates (what makes libpcap cheap), at the price of that much delay.
+    static constexpr int block_timeout_ms = 50;
 
     PortConfig port_;
     PacketArena arena_;

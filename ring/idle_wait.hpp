@@ -24,7 +24,7 @@ public:
 
     void wait() noexcept {
         ++empty_polls_;
-        if (policy_ == IdlePolicy::spin || empty_polls_ < spin_polls) {
+        if (policy_ == IdlePolicy::spin || empty_polls_ < spin_polls()) {
             cpu_relax();
             return;
         }
@@ -32,17 +32,18 @@ public:
             sched_yield();
             return;
         }
-        const uint32_t doublings = std::min<uint32_t>(empty_polls_ - spin_polls, 7);
+        const uint32_t doublings = std::min<uint32_t>(empty_polls_ - spin_polls(), 7);
         const long ns = std::min<long>(10'000L << doublings, 1'000'000L);
         timespec ts{0, ns};
         nanosleep(&ts, nullptr);
     }
 
 private:
-    // Polls that find nothing before a yield or a sleep: a system call costs more than a few
-    // microseconds of polling, and traffic comes in bursts (measured: with 16, a shared core
-    // spent a third of its time in sched_yield under load).
-    static constexpr uint32_t spin_polls = 256;
+    // Polls that find nothing before a yield or a sleep. yield keeps the core, so it polls a
+    // while first: a system call costs more than microseconds of polling, and traffic comes in
+    // bursts (measured: with 16, a loaded shared core spent a third of its time in sched_yield).
+    // sleep gives the core away, so it does so soon: its threads share cores with busy ones.
+    uint32_t spin_polls() const noexcept { return policy_ == IdlePolicy::yield ? 256 : 16; }
 
     static void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)

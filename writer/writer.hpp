@@ -34,7 +34,9 @@ struct WriterSetup {
     OutputConfig output;
     int link_type = 1;
     IdlePolicy idle = IdlePolicy::sleep;
-    size_t block_size = size_t{4} << 20;
+    // 1 MiB (stenotype's block): large enough that write() is never per packet, small enough
+    // that one write() does not hold a core that the tap's pollers share for milliseconds.
+    size_t block_size = size_t{1} << 20;
     // Bumped by the control thread on SIGHUP: publish the current file now, start a new one.
     const std::atomic<uint64_t>* rotate_generation = nullptr;
     // Per port so far: packets lost at every stage, and the TCP loss estimator's counts;

@@ -84,6 +84,7 @@ struct OutputConfig {
     uint64_t on_rotate_timeout_ns = defaults::on_rotate_timeout_ns;  // 0: no limit
     SyncPolicy sync = defaults::output_sync;     // close: fsync each file before publishing it
     bool direct_io = defaults::output_direct_io; // write blocks with O_DIRECT where supported
+    uint32_t file_mode = defaults::output_file_mode;  // permission bits of the capture files
 };
 
 struct StatsConfig {

@@ -1,5 +1,6 @@
 #include "config/plan.hpp"
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,9 @@ void print_plan(const Config& config, std::ostream& out) {
     row(out, "sync", output.sync == SyncPolicy::close ? "close (fsync each file before publishing)"
                                                       : "none (the kernel writes back)");
     row(out, "direct_io", output.direct_io ? "true (O_DIRECT where the file system allows)" : "false");
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(output.file_mode));
+    row(out, "file_mode", mode);
 
     heading(out, "stats");
     row(out, "interval", format_duration(config.stats.interval_ns));

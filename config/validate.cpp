@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <string>
 
 #include "config/units.hpp"
@@ -152,6 +153,16 @@ void check_output(Checker& c, const Config& config) {
         c.fail("output.on_rotate[0]", quote(output.on_rotate[0]) + " is not an absolute path; the "
                                       "command runs without a shell, so give the program's full path, "
                                       "e.g. /usr/local/bin/ids-feed");
+    }
+    if ((output.file_mode & 0600) != 0600 || (output.file_mode & 07002) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", unsigned(output.file_mode));
+        c.fail("output.file_mode",
+               std::string("\"") + mode + "\" " +
+                   ((output.file_mode & 0600) != 0600
+                        ? "does not let taprec read and write its own files"
+                        : "lets every user write the capture files (or sets a special bit)") +
+                   "; use \"0640\" (the default), \"0600\" or \"0644\"");
     }
     if (output.on_rotate_max == 0 || output.on_rotate_max > limits::max_on_rotate_max) {
         c.fail("output.on_rotate_max",

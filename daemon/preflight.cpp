@@ -1,10 +1,12 @@
 #include "daemon/preflight.hpp"
 
 #include <pcap/pcap.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -44,10 +46,82 @@ void check_port(const PortConfig& port, const std::string& key, const Config& co
     pcap_close(p);
 }
 
+// Run as root, taprec obeys its configuration file (which names the programs it runs) and
+// writes where it says: anyone who can change either could make root do their bidding. So
+// neither may be writable by every user, nor owned by anyone but root or (for the output) the
+// user taprec becomes. A world-writable folder with the sticky bit (/tmp) is fine as an ancestor:
+// others cannot rename or remove what is in it. sticky_ok accepts one as the output root too (a
+// tmpfs is mode 1777); taprec's own folders inside it are then checked strictly.
+std::string ownership_problem(const std::string& path, const struct stat& st, uid_t allowed_owner,
+                              bool sticky_ok = false) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    if ((st.st_mode & S_IWOTH) != 0 && !(sticky_ok && (st.st_mode & S_ISVTX) != 0))
+        return path + " is writable by every user (mode " + mode + "); run chmod o-w " + path;
+    if (st.st_uid != 0 && st.st_uid != allowed_owner)
+        return path + " is owned by uid " + std::to_string(st.st_uid) +
+               ", not root; run chown root " + path;
+    return "";
+}
+
+std::string unsafe_ancestor(std::string path) {
+    while (true) {
+        const size_t slash = path.find_last_of('/');
+        if (slash == std::string::npos) return "";
+        path.resize(slash == 0 ? 1 : slash);
+        struct stat st{};
+        if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) != 0 &&
+            (st.st_mode & S_ISVTX) == 0)
+            return path + " is writable by every user and not sticky; run chmod o-w " + path;
+        if (path == "/") return "";
+    }
+}
+
+void check_ownership(const Config& config, std::vector<ConfigError>& errors) {
+    if (::geteuid() != 0) return;  // an ordinary user can only hurt itself
+    uid_t run_as_uid = 0;
+    if (!config.user.empty())
+        if (const passwd* pw = ::getpwnam(config.user.c_str())) run_as_uid = pw->pw_uid;
+
+    struct stat st{};
+    if (!config.path.empty() && ::stat(config.path.c_str(), &st) == 0) {
+        std::string problem = ownership_problem(config.path, st, 0);
+        if (problem.empty()) problem = unsafe_ancestor(config.path);
+        if (!problem.empty())
+            errors.push_back({config.path, 0, "",
+                              "refused while running as root: " + problem});
+    }
+    // The deepest existing part of the output path: taprec creates the rest itself.
+    std::string existing = config.output.directory;
+    while (!existing.empty() && ::stat(existing.c_str(), &st) != 0) {
+        const size_t slash = existing.find_last_of('/');
+        existing.resize(slash == std::string::npos ? 0 : slash);
+    }
+    if (existing.empty()) return;
+    std::string problem;
+    if (existing == config.output.directory) {
+        problem = ownership_problem(existing, st, run_as_uid, true);
+        // Each tap's folder, if someone made it already, must be taprec's: in a sticky folder
+        // another user could have created it first.
+        for (size_t t = 0; t < config.taps.size() && problem.empty(); ++t) {
+            const std::string tap_dir = existing + "/" + config.taps[t].name;
+            struct stat tap_st{};
+            if (::lstat(tap_dir.c_str(), &tap_st) == 0)
+                problem = ownership_problem(tap_dir, tap_st, run_as_uid);
+        }
+    } else if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0) {
+        problem = existing + " is writable by every user and not sticky; run chmod o-w " + existing;
+    }
+    if (problem.empty()) problem = unsafe_ancestor(existing);
+    if (!problem.empty())
+        errors.push_back(config.error("output.directory", "refused while running as root: " + problem));
+}
+
 }  // namespace
 
 std::vector<ConfigError> preflight(const Config& config) {
     std::vector<ConfigError> errors;
+    check_ownership(config, errors);
     int link_type = -1;
     for (size_t t = 0; t < config.taps.size(); ++t) {
         const TapConfig& tap = config.taps[t];

@@ -747,3 +747,37 @@ TEST_CASE("output: on_rotate_max, on_rotate_timeout, sync and direct_io", "[fast
         CHECK(has_error(invalid, "t.yaml:4: output.on_rotate_max: 0 hooks at once", "from 1 to 64"));
     }
 }
+
+TEST_CASE("output.file_mode: octal permission bits of the capture files", "[fast]") {
+    SECTION("default 0640") {
+        const Config c = parse(minimal).config;
+        CHECK(c.output.file_mode == 0640);
+        std::ostringstream out;
+        print_plan(c, out);
+        CHECK(out.str().find("  file_mode       0640\n") != std::string::npos);
+    }
+    SECTION("given, quoted or not, with or without the leading 0") {
+        for (const std::string text : {"\"0600\"", "0600", "\"600\""}) {
+            const ParseResult r = parse(minimal + "output:\n  file_mode: " + text + "\n");
+            INFO(text << ": " << all(r.errors));
+            REQUIRE(r.ok());
+            CHECK(r.config.output.file_mode == 0600);
+            CHECK(validate_config(r.config).empty());
+        }
+    }
+    SECTION("mistakes") {
+        const auto errors = parse_errors(minimal + "output:\n  file_mode: rw-r-----\n");
+        INFO(all(errors));
+        CHECK(has_error(errors, "t.yaml:5: output.file_mode: \"rw-r-----\" is not a file mode",
+                        "such as \"0640\""));
+        CHECK(has_error(parse_errors(minimal + "output:\n  file_mode: \"0980\"\n"),
+                        "t.yaml:5: output.file_mode:"));
+        CHECK(has_error(parse_errors(minimal + "output:\n  file_mode: \"10640\"\n"),
+                        "t.yaml:5: output.file_mode:"));
+        const auto world = validation_errors(minimal + "output: {file_mode: \"0666\"}\n");
+        INFO(all(world));
+        CHECK(has_error(world, "t.yaml:4: output.file_mode: \"0666\" lets every user write"));
+        const auto unreadable = validation_errors(minimal + "output: {file_mode: \"0240\"}\n");
+        CHECK(has_error(unreadable, "t.yaml:4: output.file_mode: \"0240\" does not let taprec"));
+    }
+}

@@ -153,7 +153,7 @@ TEST_CASE("time rotation follows the wall clock, idle link included, and a watch
     std::atomic<bool> done{false};
     std::atomic<int> bad_files{0};
     std::atomic<int> files_seen_during_gap{0};
-    uint64_t started = 0;
+    std::atomic<uint64_t> started{0};  // set by the daemon-running thread, read by the watcher
     std::thread watcher([&] {
         while (!done) {
             for (const std::string& name : list_dir(tap)) {

@@ -24,6 +24,7 @@ uint32_t swap32(uint32_t v) { return __builtin_bswap32(v); }
 
 struct Scan {
     bool pcap = false;       // a pcap file header we can read
+    bool cut_header = false; // shorter than a file header, and what there is could start one
     bool nanosecond = false;
     uint64_t valid_end = 0;  // bytes up to the end of the last whole record
     uint64_t size = 0;
@@ -40,8 +41,14 @@ Scan scan_file(int fd) {
     struct stat st{};
     if (::fstat(fd, &st) != 0) return scan;
     scan.size = uint64_t(st.st_size);
-    unsigned char header[PcapFile::file_header_size];
-    if (::pread(fd, header, sizeof header, 0) != ssize_t(sizeof header)) return scan;
+    unsigned char header[PcapFile::file_header_size] = {};
+    if (::pread(fd, header, sizeof header, 0) != ssize_t(sizeof header)) {
+        // Killed between creating the file and writing its header: nothing was in it yet.
+        const size_t have = size_t(std::min<uint64_t>(scan.size, 4));
+        for (const uint32_t m : {magic_us, magic_ns, swap32(magic_us), swap32(magic_ns)})
+            scan.cut_header = scan.cut_header || std::memcmp(header, &m, have) == 0;
+        return scan;
+    }
     uint32_t magic;
     std::memcpy(&magic, header, 4);
     const bool swapped = magic == swap32(magic_us) || magic == swap32(magic_ns);
@@ -134,6 +141,14 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
         return;
     }
     const Scan scan = scan_file(fd);
+    if (!scan.pcap && scan.cut_header) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        result.notices.push_back({NoticeLevel::info, "leftover " + path + " was cut within its " +
+                                                         "file header (" + std::to_string(scan.size) +
+                                                         " bytes), no packet in it; removed"});
+        return;
+    }
     if (!scan.pcap) {
         ::close(fd);
         set_aside(directory, name, "is not a pcap file (" + std::to_string(scan.size) + " bytes)",
@@ -188,10 +203,81 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
              "; published as " + published + " with " + std::to_string(scan.packets) + " packets"});
 }
 
+// The "file" names of index.jsonl; cuts back a last line without its newline (the only damage
+// an O_APPEND write can suffer, and only from a power loss or a full disk).
+std::vector<std::string> indexed_files(const std::string& index_path, RepairResult& result) {
+    std::vector<std::string> names;
+    const int fd = ::open(index_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return names;
+    std::string text;
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, size_t(n));
+    if (!text.empty() && text.back() != '\n') {
+        const size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+        if (::ftruncate(fd, off_t(keep)) == 0) {
+            result.notices.push_back({NoticeLevel::warning,
+                                      index_path + ": its last line was incomplete (" +
+                                          std::to_string(text.size() - keep) + " bytes); cut"});
+            text.resize(keep);
+        }
+    }
+    ::close(fd);
+    // Lines are written by the writer and by this file, always {"file":NAME,"first_ns":...
+    // with NAME as json_string() made it; that JSON form is what is kept and compared.
+    const std::string prefix = "{\"file\":", suffix = ",\"first_ns\":";
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(start, prefix.size(), prefix) == 0) {
+            const size_t name_start = start + prefix.size();
+            const size_t name_end = text.find(suffix, name_start);
+            if (name_end != std::string::npos && name_end < end)
+                names.push_back(text.substr(name_start, name_end - name_start));
+        }
+        start = end + 1;
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+void index_unlisted(const OutputDirectory& directory, RepairResult& result) {
+    const std::string index_path = directory.meta_dir() + "/index.jsonl";
+    const std::vector<std::string> indexed = indexed_files(index_path, result);
+    for (const std::string& name : leftovers(directory.tap_dir())) {
+        if (name.size() < 5 || name.compare(name.size() - 5, 5, ".pcap") != 0 || name[0] == '.')
+            continue;
+        if (std::binary_search(indexed.begin(), indexed.end(), json_string(name))) continue;
+        const std::string path = directory.tap_dir() + "/" + name;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        const Scan scan = scan_file(fd);
+        ::close(fd);
+        if (!scan.pcap) continue;  // not ours: someone else's file in the folder
+        const std::string line = "{\"file\":" + json_string(name) +
+                                 ",\"first_ns\":" + std::to_string(scan.first_ns) +
+                                 ",\"last_ns\":" + std::to_string(scan.last_ns) +
+                                 ",\"packets\":" + std::to_string(scan.packets) +
+                                 ",\"bytes\":" + std::to_string(scan.size) +
+                                 ",\"recovered\":true}";
+        try {
+            directory.append_meta_line("index.jsonl", line);
+        } catch (const std::exception& e) {
+            result.notices.push_back({NoticeLevel::error, e.what()});
+            continue;
+        }
+        result.notices.push_back({NoticeLevel::warning,
+                                  "published file " + path + " had no line in " + index_path +
+                                      " (the daemon stopped between the two); added one with " +
+                                      std::to_string(scan.packets) + " packets"});
+    }
+}
+
 }  // namespace
 
 RepairResult repair_partials(const OutputDirectory& directory) {
     RepairResult result;
+    // Published files first: the files repaired below get their index lines as they go.
+    index_unlisted(directory, result);
     for (const std::string& name : leftovers(directory.partial_dir()))
         repair_one(directory, name, result);
     return result;

@@ -1,9 +1,11 @@
 #include "writer/pcap_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -45,9 +47,13 @@ PcapFile::~PcapFile() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void PcapFile::open(const std::string& path, bool direct) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
+    const mode_t mode = file_mode & 07777;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "create " + path);
+    // The umask may have taken bits away (systemd's UMask=, a shell's 077); the configuration
+    // says what the files are, so they get exactly that.
+    ::fchmod(fd_, mode);
     // O_DIRECT is set after creating the file: a file system that refuses it (tmpfs) then fails
     // the fcntl, and the file is written through the page cache instead.
     direct_ = direct && block_size_ % direct_alignment == 0 &&

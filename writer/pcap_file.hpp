@@ -43,9 +43,10 @@ public:
     PcapFile(const PcapFile&) = delete;
     PcapFile& operator=(const PcapFile&) = delete;
 
-    // Create `path` (must not exist) and buffer the file header. Throws std::system_error.
+    // Create `path` (must not exist) with exactly `mode` (output.file_mode), whatever the umask,
+    // and buffer the file header. Throws std::system_error.
     // direct: write with O_DIRECT; quietly buffered when the file system refuses it (see direct()).
-    void open(const std::string& path, bool direct = false);
+    void open(const std::string& path, bool direct = false, uint32_t mode = 0640);
     bool is_open() const noexcept { return fd_ >= 0; }
     // True while the open file is written with O_DIRECT.
     bool direct() const noexcept { return direct_; }

@@ -163,7 +163,8 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     if (now_ns < retry_open_ns_) return;
     try {
         name_ = setup_.directory->name_for(first_ts_ns);
-        file_.open(setup_.directory->partial_path(name_), setup_.output.direct_io);
+        file_.open(setup_.directory->partial_path(name_), setup_.output.direct_io,
+                   setup_.output.file_mode);
     } catch (const std::exception& e) {
         if (retry_open_ns_ == 0)
             notices_.add(NoticeLevel::error, std::string(e.what()) + "; packets are counted as "

@@ -22,19 +22,6 @@
 
 namespace {
 
-class Contiguous final : public taprec::PacketSource {
-public:
-    std::string describe() const override { return "bench"; }
-    uint16_t queue_count() const override { return 1; }
-    bool has_rss() const override { return false; }
-    int link_type() const override { return 1; }
-    size_t rx_burst(uint16_t, std::span<taprec::PacketRef>) noexcept override { return 0; }
-    bool at_end() const noexcept override { return true; }
-    std::string error() const override { return ""; }
-    uint64_t idle_clock_ns() const noexcept override { return 0; }
-    void release(std::span<const taprec::PacketRef>) noexcept override {}
-    taprec::NicCounters nic_counters() const override { return {}; }
-};
 
 struct Frames {
     std::vector<std::vector<std::byte>> bytes;
@@ -66,7 +53,6 @@ double writer_seconds(const std::string& path, uint64_t bytes, const Frames& fra
                       bool direct, bool& direct_used) {
     constexpr size_t block = size_t{4} << 20;
     auto* buffer = static_cast<std::byte*>(std::aligned_alloc(4096, block));
-    Contiguous source;
     taprec::PcapFile file(buffer, block, true, 262144, 1);
     ::unlink(path.c_str());
     const auto t = std::chrono::steady_clock::now();
@@ -75,7 +61,7 @@ double writer_seconds(const std::string& path, uint64_t bytes, const Frames& fra
     taprec::FlushResult flushed;
     size_t i = 0;
     while (file.size() < bytes) {
-        file.append(frames.refs[i], source, flushed);
+        file.append(frames.refs[i], nullptr, flushed);
         if (++i == frames.refs.size()) i = 0;
     }
     file.close(flushed, sync);

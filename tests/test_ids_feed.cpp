@@ -30,19 +30,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class ContiguousSource final : public taprec::PacketSource {
-public:
-    std::string describe() const override { return "test"; }
-    uint16_t queue_count() const override { return 1; }
-    bool has_rss() const override { return false; }
-    int link_type() const override { return 1; }
-    size_t rx_burst(uint16_t, std::span<taprec::PacketRef>) noexcept override { return 0; }
-    bool at_end() const noexcept override { return true; }
-    std::string error() const override { return ""; }
-    uint64_t idle_clock_ns() const noexcept override { return 0; }
-    void release(std::span<const taprec::PacketRef>) noexcept override {}
-    taprec::NicCounters nic_counters() const override { return {}; }
-};
 
 taprec::PacketRef ref_of(const Packet& p) {
     return {reinterpret_cast<const std::byte*>(p.bytes.data()), nullptr, p.ts_ns, p.caplen,
@@ -100,14 +87,13 @@ TEST_CASE("O_DIRECT: whole aligned blocks, records split across them, the tail a
     const Capture input = read_capture(test_data("loopback-oversized-frames.pcap"));
     constexpr size_t block = 64 * 1024;
     void* memory = std::aligned_alloc(4096, block);
-    ContiguousSource source;
     taprec::PcapFile file(static_cast<std::byte*>(memory), block, true, 262144, input.link_type);
     const std::string path = dir.path() + "/direct.pcap";
     file.open(path, true);
     if (!file.direct()) WARN("this file system refuses O_DIRECT; testing the buffered fallback");
     taprec::FlushResult flushed;
     for (int round = 0; round < 3; ++round)
-        for (const Packet& p : input.packets) file.append(ref_of(p), source, flushed);
+        for (const Packet& p : input.packets) file.append(ref_of(p), nullptr, flushed);
     CHECK(file.close(flushed, true) == 0);
     std::free(memory);
     CHECK(flushed.error == 0);
@@ -152,12 +138,11 @@ TEST_CASE("leftovers in .partial: cut to the last whole record and published, fo
     taprec::OutputDirectory out(dir.path(), "t", "{tap}-%Y%m%d-%H%M%S");
     const Capture input = read_capture(test_data("ftp-ipv4.pcap"));
     std::vector<std::byte> buffer(1 << 20);
-    ContiguousSource source;
     {
         taprec::PcapFile file(buffer.data(), buffer.size(), true, 262144, 1);
         file.open(out.partial_path("t-crashed.pcap"));
         taprec::FlushResult flushed;
-        for (const Packet& p : input.packets) file.append(ref_of(p), source, flushed);
+        for (const Packet& p : input.packets) file.append(ref_of(p), nullptr, flushed);
         file.close(flushed, false);
     }
     // Half of one more record, as a crash in the middle of a write leaves it.

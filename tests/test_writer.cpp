@@ -21,20 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A source that only copies contiguous bytes: what PcapFile needs of a driver.
-class ContiguousSource final : public taprec::PacketSource {
-public:
-    std::string describe() const override { return "test"; }
-    uint16_t queue_count() const override { return 1; }
-    bool has_rss() const override { return false; }
-    int link_type() const override { return 1; }
-    size_t rx_burst(uint16_t, std::span<taprec::PacketRef>) noexcept override { return 0; }
-    bool at_end() const noexcept override { return true; }
-    std::string error() const override { return ""; }
-    uint64_t idle_clock_ns() const noexcept override { return 0; }
-    void release(std::span<const taprec::PacketRef>) noexcept override {}
-    taprec::NicCounters nic_counters() const override { return {}; }
-};
 
 uint64_t now_ns() {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -69,7 +55,6 @@ TEST_CASE("PcapFile writes records libpcap reads back exactly, across many block
     const Capture input = read_capture(test_data("loopback-oversized-frames.pcap"));
     constexpr size_t block = 64 * 1024;  // smaller than the input: many flushes
     std::vector<std::byte> buffer(block);
-    ContiguousSource source;
     taprec::PcapFile file(buffer.data(), block, true, 262144, input.link_type);
     const std::string path = dir.path() + "/out.pcap";
     file.open(path);
@@ -77,7 +62,7 @@ TEST_CASE("PcapFile writes records libpcap reads back exactly, across many block
     for (const Packet& p : input.packets) {
         taprec::PacketRef ref{reinterpret_cast<const std::byte*>(p.bytes.data()), nullptr, p.ts_ns,
                               p.caplen, p.wire_len, 0, 0};
-        file.append(ref, source, flushed);
+        file.append(ref, nullptr, flushed);
     }
     file.close(flushed, false);
     CHECK(flushed.error == 0);

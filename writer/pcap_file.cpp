@@ -82,7 +82,16 @@ void PcapFile::write_file_header() noexcept {
     used_ = file_header_size;
 }
 
-void PcapFile::append(const PacketRef& packet, const PacketSource& source,
+// The one copy of a packet's bytes: straight from its buffer, or through its driver for a chain.
+static void copy_packet(const PacketRef& packet, const PacketSource* source, std::byte* dst,
+                        size_t n) noexcept {
+    if ((packet.flags & PacketRef::multi_segment) && source != nullptr) [[unlikely]]
+        source->copy_out(packet, dst);
+    else
+        std::memcpy(dst, packet.data, n);
+}
+
+void PcapFile::append(const PacketRef& packet, const PacketSource* source,
                       FlushResult& flushed) noexcept {
     const size_t record = record_header_size + packet.caplen;
     if (used_ + record > block_size_) {
@@ -94,10 +103,7 @@ void PcapFile::append(const PacketRef& packet, const PacketSource& source,
     }
     std::byte* p = buffer_ + used_;
     p = put_record_header(p, packet, nanosecond_);
-    if (packet.flags & PacketRef::multi_segment) [[unlikely]]
-        source.copy_out(packet, p);
-    else
-        std::memcpy(p, packet.data, packet.caplen);
+    copy_packet(packet, source, p, packet.caplen);
     used_ += record;
     ++packets_;
     ++buffered_packets_[packet.port];
@@ -107,15 +113,12 @@ void PcapFile::append(const PacketRef& packet, const PacketSource& source,
 // O_DIRECT: fill the block to its last byte with the head of this record, write the whole block,
 // and start the next block with the record's tail. The record counts as buffered in the next
 // block, since only that write completes it.
-void PcapFile::append_split(const PacketRef& packet, const PacketSource& source,
+void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
                             FlushResult& flushed) noexcept {
     const size_t caplen = std::min<size_t>(packet.caplen, max_record_data);
     const size_t record = record_header_size + caplen;
     std::byte* p = put_record_header(staging_.get(), packet, nanosecond_);
-    if (packet.flags & PacketRef::multi_segment) [[unlikely]]
-        source.copy_out(packet, p);
-    else
-        std::memcpy(p, packet.data, caplen);
+    copy_packet(packet, source, p, caplen);
     const size_t head = block_size_ - used_;
     std::memcpy(buffer_ + used_, staging_.get(), head);
     if (const int error = write_all(buffer_, block_size_); error != 0) {

@@ -56,8 +56,8 @@ public:
     uint64_t packets() const noexcept { return packets_; }
 
     // Buffer one record; flushes first when the buffer lacks room, and reports that flush.
-    // `source` copies multi-segment packets.
-    void append(const PacketRef& packet, const PacketSource& source, FlushResult& flushed) noexcept;
+    // `source` copies multi-segment packets; it may be null when every packet is contiguous.
+    void append(const PacketRef& packet, const PacketSource* source, FlushResult& flushed) noexcept;
     // Write out everything buffered.
     void flush(FlushResult& flushed) noexcept;
     // Flush, optionally fsync, and close. The caller publishes the file. Returns the errno of a
@@ -73,7 +73,7 @@ private:
     // A write failed: cut the file back to its last whole record, count what the buffer held
     // (plus `extra_port`'s record, if any) as lost, and continue in buffered mode.
     void cut_back(FlushResult& flushed, int error, int extra_port) noexcept;
-    void append_split(const PacketRef& packet, const PacketSource& source,
+    void append_split(const PacketRef& packet, const PacketSource* source,
                       FlushResult& flushed) noexcept;
     void count_written(FlushResult& flushed) noexcept;
 

@@ -100,7 +100,7 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
             counters_.dropped_writer[p.port].add(1);
             continue;
         }
-        file_.append(p, *setup_.sources[p.port], flushed);
+        file_.append(p, setup_.sources[p.port], flushed);
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
         newest_ts_ns_ = std::max(newest_ts_ns_, p.ts_ns);

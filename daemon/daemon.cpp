@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon/log.hpp"
+#include "stats/human_rate.hpp"
 #include "daemon/run_as.hpp"
 #include "daemon/signals.hpp"
 #include "daemon/tap_pipeline.hpp"
@@ -31,19 +32,6 @@ uint64_t monotonic_now_ns() noexcept {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
-
-std::string human_rate(double per_second, const char* unit) {
-    char buf[64];
-    if (per_second >= 1e9)
-        std::snprintf(buf, sizeof buf, "%.2f G%s", per_second / 1e9, unit);
-    else if (per_second >= 1e6)
-        std::snprintf(buf, sizeof buf, "%.2f M%s", per_second / 1e6, unit);
-    else if (per_second >= 1e3)
-        std::snprintf(buf, sizeof buf, "%.1f k%s", per_second / 1e3, unit);
-    else
-        std::snprintf(buf, sizeof buf, "%.0f %s", per_second, unit);
-    return buf;
 }
 
 uint64_t total_drops(const PortSnapshot& p) {

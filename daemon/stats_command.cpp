@@ -14,6 +14,7 @@
 
 #include "config/parse.hpp"
 #include "config/validate.hpp"
+#include "stats/human_rate.hpp"
 #include "stats/json.hpp"
 
 namespace taprec {
@@ -96,19 +97,6 @@ constexpr FilesField files_fields[] = {
 uint64_t u64(const YAML::Node& node, const char* key) {
     const YAML::Node value = node[key];
     return value ? value.as<uint64_t>() : 0;
-}
-
-std::string human(double value, const char* unit) {
-    char buf[64];
-    if (value >= 1e9)
-        std::snprintf(buf, sizeof buf, "%.2f G%s", value / 1e9, unit);
-    else if (value >= 1e6)
-        std::snprintf(buf, sizeof buf, "%.2f M%s", value / 1e6, unit);
-    else if (value >= 1e3)
-        std::snprintf(buf, sizeof buf, "%.1f k%s", value / 1e3, unit);
-    else
-        std::snprintf(buf, sizeof buf, "%.0f %s", value, unit);
-    return buf;
 }
 
 std::string right(const std::string& text, size_t width) {
@@ -311,7 +299,7 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
     auto rate = [&](uint64_t a, uint64_t b, bool bytes) -> std::string {
         if (seconds <= 0) return "-";
         const double per_second = double(a - std::min(a, b)) / seconds;
-        return bytes ? human(8 * per_second, "bit/s") : human(per_second, "/s");
+        return bytes ? human_rate(8 * per_second, "bit/s") : human_rate(per_second, "/s");
     };
 
     std::string out = "tap " + (now.tap.empty() ? std::string("?") : now.tap) + "  " + tap_dir + "\n";
@@ -381,7 +369,7 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
     for (const PortSnapshot& p : now.ports)
         drops += p.nic_missed + p.nic_errors + p.nic_nombuf + p.dropped_ring + p.dropped_writer;
     out += "  written " + std::to_string(now.written()) + " packets (" +
-           human(double(now.written_bytes()), "B") + ") in " + std::to_string(now.files) +
+           human_rate(double(now.written_bytes()), "B") + ") in " + std::to_string(now.files) +
            " files";
     if (previous && seconds > 0)
         out += ", " + rate(now.written_bytes(), previous->snapshot.written_bytes(), true);
@@ -391,7 +379,7 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
            std::to_string(k.hooks_failed) + " failed, " + std::to_string(k.hooks_timed_out) +
            " timed out, " + std::to_string(k.hooks_overflow) + " skipped (queue full); retention "
            "deleted " + std::to_string(k.retention_deleted_files) + " files (" +
-           human(double(k.retention_deleted_bytes), "B") + "); tcp flows evicted " +
+           human_rate(double(k.retention_deleted_bytes), "B") + "); tcp flows evicted " +
            std::to_string(now.tcp_evictions) + "\n";
     return out;
 }

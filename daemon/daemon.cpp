@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "stats/human_rate.hpp"
 #include "daemon/run_as.hpp"
@@ -27,12 +28,6 @@
 
 namespace taprec {
 namespace {
-
-uint64_t monotonic_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 uint64_t total_drops(const PortSnapshot& p) {
     return p.nic_missed + p.nic_nombuf + p.nic_errors + p.dropped_ring + p.dropped_writer;

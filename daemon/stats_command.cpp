@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "drivers/clock_now.hpp"
 #include "config/parse.hpp"
 #include "config/validate.hpp"
 #include "stats/human_rate.hpp"
@@ -214,12 +215,6 @@ std::string join_path(std::string directory, const std::string& name) {
 
 std::atomic<bool> interrupted{false};
 extern "C" void on_interrupt(int) { interrupted.store(true, std::memory_order_relaxed); }
-
-uint64_t realtime_now_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 // Renders every tap; returns how many had statistics.
 size_t render(const std::vector<std::string>& dirs, bool json, std::string& out,

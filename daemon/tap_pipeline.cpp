@@ -7,6 +7,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "drivers/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
 #include "writer/partial_repair.hpp"
@@ -21,12 +22,6 @@ void place_thread(std::thread& thread, int core, const std::string& name) {
     CPU_ZERO(&set);
     CPU_SET(core, &set);
     pthread_setaffinity_np(thread.native_handle(), sizeof set, &set);
-}
-
-uint64_t realtime_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
 uint32_t resolve_workers(const Config& config, const TapConfig& tap, const PacketSource& a) {

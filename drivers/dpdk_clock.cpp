@@ -60,12 +60,6 @@ PortClock rx_timestamp_unit(std::string_view driver_name) {
     return PortClock::device_ticks;
 }
 
-uint64_t realtime_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
-
 void TscClock::calibrate(uint32_t ms) {
     uint64_t t0 = 0, n0 = 0, t1 = 0, n1 = 0;
     read_pair(t0, n0);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "drivers/clock_now.hpp"  // realtime_now_ns(), which the clocks below are anchored to
+
 namespace taprec {
 
 enum class PortClock {
@@ -21,8 +23,6 @@ std::string_view name_of(PortClock clock);
 // The unit of the RX timestamp dynamic field for a driver, as far as taprec knows it;
 // device_ticks for drivers not listed.
 PortClock rx_timestamp_unit(std::string_view driver_name);
-
-uint64_t realtime_now_ns() noexcept;
 
 // TSC to CLOCK_REALTIME nanoseconds. Starts from a rate measured against CLOCK_REALTIME when
 // DPDK starts (rte_get_tsc_hz is only rounded to 10 MHz, 3 ms of drift a second), then re-anchors

@@ -12,22 +12,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "drivers/clock_now.hpp"
 #include "drivers/packet_arena.hpp"
 
 namespace taprec {
 namespace {
-
-uint64_t realtime_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
-
-uint64_t monotonic_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 // libpcap hands nanoseconds in tv_usec once the handle was opened with nanosecond precision.
 uint64_t header_ns(const pcap_pkthdr& h) noexcept {

@@ -4,16 +4,11 @@
 
 #include <ctime>
 
+#include "drivers/clock_now.hpp"
 #include "writer/retention.hpp"
 
 namespace taprec {
 namespace {
-
-uint64_t monotonic_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 std::string mib(uint64_t bytes) {
     return std::to_string(bytes / (1024 * 1024)) + "." +

@@ -11,18 +11,12 @@
 #include <new>
 #include <system_error>
 
-#include "ring/idle_wait.hpp"
+#include "drivers/clock_now.hpp"
 #include "stats/json.hpp"
 #include "stats/tap_snapshot.hpp"
 
 namespace taprec {
 namespace {
-
-uint64_t realtime_now_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 constexpr uint64_t ns_per_second = 1'000'000'000u;
 constexpr uint64_t retry_open_after_ns = ns_per_second;

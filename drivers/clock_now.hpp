@@ -15,5 +15,9 @@ inline uint64_t clock_ns(clockid_t clock) noexcept {
 }
 inline uint64_t realtime_now_ns() noexcept { return clock_ns(CLOCK_REALTIME); }
 inline uint64_t monotonic_now_ns() noexcept { return clock_ns(CLOCK_MONOTONIC); }
+// CLOCK_REALTIME to the last timer tick (a few ms): a read of the vDSO page without the TSC
+// arithmetic of the precise clock. For per-round decisions that count in seconds (rotation
+// deadlines, clamping), where the precise clock cost 3 % of a saturated one-core loop.
+inline uint64_t realtime_coarse_ns() noexcept { return clock_ns(CLOCK_REALTIME_COARSE); }
 
 }  // namespace taprec

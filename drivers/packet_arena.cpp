@@ -2,13 +2,17 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <bit>
 #include <new>
 #include <stdexcept>
 
 namespace taprec {
 
-PacketArena::PacketArena(size_t capacity_bytes) : capacity_((capacity_bytes + 63) & ~size_t{63}) {
-    // Anonymous memory, touched only as the ring goes round: a large arena costs nothing idle.
+PacketArena::PacketArena(size_t capacity_bytes)
+    : capacity_(std::bit_ceil(std::max(capacity_bytes, size_t{4096}))) {
+    // Anonymous memory, touched only as far as the backlog ever reached: a large arena costs
+    // nothing until it is needed.
     void* p = mmap(nullptr, capacity_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("cannot map a packet arena of " +
                                                   std::to_string(capacity_) + " bytes");
@@ -20,7 +24,7 @@ PacketArena::~PacketArena() {
 }
 
 PacketArena::ChunkHeader* PacketArena::header_at(uint64_t offset) noexcept {
-    return reinterpret_cast<ChunkHeader*>(base_ + offset % capacity_);
+    return reinterpret_cast<ChunkHeader*>(base_ + (offset & (capacity_ - 1)));
 }
 
 void PacketArena::reclaim() noexcept {
@@ -40,13 +44,15 @@ std::byte* PacketArena::allocate(uint32_t size) noexcept {
     const size_t need = header_size + ((size_t{size} + 63) & ~size_t{63});
     if (need > max_allocation()) [[unlikely]]
         return nullptr;
-    const size_t to_end = capacity_ - head_ % capacity_;
+    reclaim();
+    // Empty: start again at the front. Packets are usually written and freed within a round or
+    // two, so the arena's working set stays as small as the backlog, hot in cache and without
+    // page faults, and the far end is touched only when a backlog really builds up.
+    if (tail_ == head_) head_ = tail_ = 0;
+    const size_t to_end = capacity_ - (head_ & (capacity_ - 1));
     // A chunk never wraps: if it does not fit before the end, pad to the end and start at 0.
     const size_t total = need <= to_end ? need : to_end + need;
-    if (capacity_ - (head_ - tail_) < total) {
-        reclaim();
-        if (capacity_ - (head_ - tail_) < total) return nullptr;
-    }
+    if (capacity_ - (head_ - tail_) < total) return nullptr;
     if (need > to_end) {
         ChunkHeader* pad = new (header_at(head_)) ChunkHeader{static_cast<uint32_t>(to_end), {}};
         pad->freed.store(1, std::memory_order_relaxed);

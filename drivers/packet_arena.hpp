@@ -15,6 +15,7 @@ namespace taprec {
 
 class PacketArena {
 public:
+    // Rounded up to a power of two, so a position in the ring is a mask, not a division.
     explicit PacketArena(size_t capacity_bytes);
     ~PacketArena();
     PacketArena(const PacketArena&) = delete;
@@ -44,7 +45,7 @@ private:
 
     std::byte* base_ = nullptr;
     size_t capacity_ = 0;
-    uint64_t head_ = 0;  // next free byte, counted since start (position = head_ % capacity_)
+    uint64_t head_ = 0;  // next free byte, counted since the arena was last empty (position: the low bits)
     uint64_t tail_ = 0;  // oldest chunk still held
 };
 

@@ -85,15 +85,24 @@ void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
     uint64_t newest = watermark_ns_;
     // A stamp far in the future (a bogus hardware stamp, a clock step) would hold the merge back
     // until the clock caught up with it, so it is set back to the port's clock here, where
-    // packets are stamped, and counted. A replay has no clock to check against (0).
-    const uint64_t clock = setup_.source->idle_clock_ns();
-    const uint64_t latest_sane = clock == 0 ? UINT64_MAX : clock + max_future_ns;
+    // packets are stamped, and counted. The bound from the last clock reading only grows stale
+    // downwards (clocks move on), so the clock is read again only for a stamp beyond it: about
+    // once a second, not once a burst. A replay has no clock to check against (0).
+    bool clock_read = false;
+    uint64_t clock = 0;
     for (PacketRef& p : burst) {
         p.port = setup_.port_index;
         bytes += p.wire_len;
-        if (p.ts_ns > latest_sane) [[unlikely]] {
-            p.ts_ns = clock;
-            counters_.clamped.add(1);
+        if (p.ts_ns > sane_until_ns_) [[unlikely]] {
+            if (!clock_read) {
+                clock_read = true;
+                clock = setup_.source->idle_clock_ns();
+                if (clock != 0) sane_until_ns_ = clock + max_future_ns;
+            }
+            if (clock != 0 && p.ts_ns > sane_until_ns_) {
+                p.ts_ns = clock;
+                counters_.clamped.add(1);
+            }
         }
         newest = std::max(newest, p.ts_ns);
     }

@@ -55,6 +55,7 @@ private:
     uint32_t bursts_since_refresh_ = 0;
     std::array<PacketRef, burst_size> burst_;
     uint64_t watermark_ns_ = 0;
+    uint64_t sane_until_ns_ = 0;  // stamps up to this are sane by the last clock reading
     RxCounters counters_;
 };
 

@@ -46,7 +46,7 @@ void Writer::run() noexcept { run_stage(*this, setup_.idle); }
 
 StepResult Writer::step(bool) noexcept {
     counters_.loops.add(1);
-    const uint64_t now = realtime_now_ns();
+    const uint64_t now = realtime_coarse_ns();
     if (setup_.rotate_generation != nullptr) [[likely]] {
         const uint64_t generation = setup_.rotate_generation->load(std::memory_order_relaxed);
         if (generation != seen_rotate_generation_) {
@@ -176,7 +176,6 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     first_ts_ns_ = first_ts_ns;
     last_ts_ns_ = first_ts_ns;
     file_packets_ = {};
-    if (setup_.totals_so_far) totals_at_open_ = setup_.totals_so_far();
     // Time rotation follows the wall clock, aligned to the interval: 300 s publishes at :00, :05.
     const uint64_t interval = setup_.output.rotate.seconds * ns_per_second;
     deadline_ns_ = interval == 0 ? 0 : (now_ns / interval + 1) * interval;
@@ -217,7 +216,7 @@ void Writer::close_and_publish() noexcept {
     for (size_t port = 0; port < max_ports_per_tap; ++port) {
         if (setup_.sources[port] == nullptr) continue;
         if (port != 0) line += ",";
-        const PortTotals& before = totals_at_open_[port];
+        const PortTotals& before = totals_at_last_publish_[port];
         const uint64_t acks = now[port].tcp_acks - before.tcp_acks;
         const uint64_t gaps = now[port].tcp_ack_gaps - before.tcp_ack_gaps;
         char percent[32];
@@ -229,6 +228,10 @@ void Writer::close_and_publish() noexcept {
                 std::to_string(gaps) + ",\"upstream_loss_percent\":" + percent + "}";
     }
     line += "}}";
+    // The next file's counts start where this file's end, not when it opens: the workers count
+    // ahead of the writer, so a snapshot at open would miss what they counted in between, and
+    // the per-file counts would no longer add up to the totals.
+    totals_at_last_publish_ = now;
     try {
         setup_.directory->append_meta_line("index.jsonl", line);
     } catch (const std::exception& e) {

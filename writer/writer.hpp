@@ -94,7 +94,7 @@ private:
     uint64_t last_ts_ns_ = 0;
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
     PerPort<uint64_t> file_packets_{};
-    PerPort<PortTotals> totals_at_open_{};
+    PerPort<PortTotals> totals_at_last_publish_{};  // per-file counts in index.jsonl are since this
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
     uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes

@@ -8,9 +8,10 @@
 namespace taprec {
 
 // A reference to one received packet; the bytes stay in the driver's buffer (an rte_mbuf for
-// DPDK, an arena chunk for libpcap) until the writer has copied them into a file buffer and handed
-// the reference back with PacketSource::release(). Whoever holds a PacketRef owns that buffer:
-// it must either pass the reference on or release it, exactly once.
+// DPDK, an arena chunk for libpcap, the mapping of a replayed pcap file) until the writer has
+// copied them into a file buffer and handed the reference back with PacketSource::release().
+// Whoever holds a PacketRef owns that buffer: it must either pass the reference on or release
+// it, exactly once.
 struct PacketRef {
     const std::byte* data;  // first byte of the frame (first segment for a multi-segment mbuf)
     void* buffer;           // the driver's handle for release()

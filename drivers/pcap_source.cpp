@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include "drivers/clock_now.hpp"
 #include "drivers/packet_arena.hpp"
+#include "drivers/pcap_file_map.hpp"
 
 namespace taprec {
 namespace {
@@ -32,22 +34,35 @@ bool is_pcapng(const std::string& path) {
     return n == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a;
 }
 
+// A port read through libpcap (a live interface, a pcapng file), or a classic pcap file walked in
+// place in a read-only mapping of it (drivers/pcap_file_map): its packets point into the mapping,
+// so a replay copies nothing before the writer's one copy into the output block.
 class PcapSource final : public PacketSource {
 public:
-    PcapSource(const PortConfig& port, const PcapSourceOptions& options)
-        : port_(port), arena_(options.arena_bytes) {
-        char err[PCAP_ERRBUF_SIZE] = {};
-        if (!port.file.empty()) {
-            handle_ = pcap_open_offline_with_tstamp_precision(port.file.c_str(),
-                                                              PCAP_TSTAMP_PRECISION_NANO, err);
-            if (handle_ == nullptr)
-                throw std::runtime_error("pcap file " + port.file + ": " + err +
-                                         "; give a readable pcap or pcapng file");
-            pcapng_ = is_pcapng(port.file);
-            next_record_offset_ = 24;  // after the pcap file header
+    PcapSource(const PortConfig& port, const PcapSourceOptions& options) : port_(port) {
+        if (port.file.empty()) {
+            arena_.emplace(options.arena_bytes);
+            open_live(options.snaplen);
+            link_type_ = pcap_datalink(handle_);
             return;
         }
-        open_live(options.snaplen);
+        // libpcap opens every file first: it refuses what it cannot read in its own words, and
+        // says what link type the file's LINKTYPE value stands for.
+        char err[PCAP_ERRBUF_SIZE] = {};
+        handle_ = pcap_open_offline_with_tstamp_precision(port.file.c_str(),
+                                                          PCAP_TSTAMP_PRECISION_NANO, err);
+        if (handle_ == nullptr)
+            throw std::runtime_error("pcap file " + port.file + ": " + err +
+                                     "; give a readable pcap or pcapng file");
+        link_type_ = pcap_datalink(handle_);
+        pcapng_ = is_pcapng(port.file);
+        next_record_offset_ = 24;  // after the pcap file header
+        if (!pcapng_ && map_file()) {
+            pcap_close(handle_);
+            handle_ = nullptr;
+            return;
+        }
+        arena_.emplace(options.arena_bytes);
     }
 
     ~PcapSource() override {
@@ -62,11 +77,12 @@ public:
     }
     uint16_t queue_count() const override { return 1; }
     bool has_rss() const override { return false; }
-    int link_type() const override { return pcap_datalink(handle_); }
+    int link_type() const override { return link_type_; }
 
     size_t rx_burst(uint16_t, std::span<PacketRef> out) noexcept override {
         if (at_end_.load(std::memory_order_relaxed)) return 0;
-        return port_.file.empty() ? rx_live(out) : rx_file(out);
+        if (port_.file.empty()) return rx_live(out);
+        return records_ ? rx_mapped(out) : rx_file(out);
     }
     bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
     std::string error() const override { return at_end() ? error_ : std::string(); }
@@ -92,6 +108,7 @@ public:
     }
 
     void release(std::span<const PacketRef> packets) noexcept override {
+        if (records_) return;  // they point into the mapping, which lives as long as this source
         for (const PacketRef& p : packets) PacketArena::free(p.buffer);
     }
 
@@ -136,6 +153,20 @@ private:
         }
         if (pcap_setnonblock(handle_, 1, err) != 0)
             throw std::runtime_error("pcap interface " + name + ": " + err);
+    }
+
+    // Maps the file libpcap has open when PcapRecordReader reads it as libpcap would and agrees
+    // with libpcap on its header; false leaves it to libpcap (a pipe, an old version, ...).
+    bool map_file() {
+        std::optional<MappedFile> mapping = MappedFile::map(fileno(pcap_file(handle_)));
+        if (!mapping) return false;
+        std::optional<PcapRecordReader> records = PcapRecordReader::open(mapping->bytes());
+        if (!records || records->header().swapped != (pcap_is_swapped(handle_) != 0) ||
+            records->header().snapshot() != uint32_t(pcap_snapshot(handle_)))
+            return false;
+        mapping_.emplace(std::move(*mapping));
+        records_.emplace(*records);
+        return true;
     }
 
     struct LiveBurst {
@@ -194,6 +225,30 @@ private:
         return n;
     }
 
+    // The file in place: no copy, no arena, so nothing ever waits for buffer room.
+    size_t rx_mapped(std::span<PacketRef> out) noexcept {
+        size_t n = 0;
+        while (n < out.size()) {
+            if (!pending_) {
+                PcapRecord r;
+                const PcapRecordReader::Step step = records_->next(r);
+                if (step != PcapRecordReader::Step::record) [[unlikely]] {
+                    end_of_mapped_file(step);
+                    break;
+                }
+                ++records_read_;
+                // See copy_in() for the wire length.
+                pending_packet_ = PacketRef{r.data, nullptr, r.ts_ns, r.caplen,
+                                            std::max(r.len, r.caplen), 0, 0};
+                pending_ = true;
+            }
+            if (port_.speed == ReplaySpeed::realtime && !due(pending_packet_.ts_ns)) break;
+            out[n++] = pending_packet_;
+            pending_ = false;
+        }
+        return n;
+    }
+
     // Realtime replay: a record is due once as much time has passed since the first record as
     // separates it from the first record in the file.
     bool due(uint64_t ts_ns) noexcept {
@@ -211,13 +266,25 @@ private:
         if (rc == PCAP_ERROR) {
             const uint64_t offset = pcapng_ ? uint64_t(std::ftell(pcap_file(handle_)))
                                             : next_record_offset_;
-            end_with_error("pcap file " + port_.file + ": unreadable record at byte offset " +
-                           std::to_string(offset) + ", after " + std::to_string(records_read_) +
-                           " good packets: " + pcap_geterr(handle_) +
-                           "; the packets before it were captured, the rest of the file is skipped");
+            end_with_error(unreadable_record(offset, pcap_geterr(handle_)));
             return;
         }
         at_end_.store(true, std::memory_order_release);
+    }
+
+    void end_of_mapped_file(PcapRecordReader::Step step) noexcept {
+        if (step == PcapRecordReader::Step::damaged) {
+            end_with_error(unreadable_record(records_->offset(), records_->damage()));
+            return;
+        }
+        at_end_.store(true, std::memory_order_release);
+    }
+
+    std::string unreadable_record(uint64_t offset, const std::string& reason) const {
+        return "pcap file " + port_.file + ": unreadable record at byte offset " +
+               std::to_string(offset) + ", after " + std::to_string(records_read_) +
+               " good packets: " + reason +
+               "; the packets before it were captured, the rest of the file is skipped";
     }
 
     void end_with_error(std::string message) noexcept {
@@ -228,7 +295,7 @@ private:
     // One copy, out of libpcap's buffer into the arena. False when the arena is full: a wire
     // counts the packet as lost for want of a buffer.
     bool copy_in(const pcap_pkthdr& h, const u_char* bytes, PacketRef& ref) noexcept {
-        std::byte* dst = arena_.allocate(h.caplen);
+        std::byte* dst = arena_->allocate(h.caplen);
         if (dst == nullptr) [[unlikely]] {
             if (is_wire()) nombuf_.fetch_add(1, std::memory_order_relaxed);
             return false;
@@ -246,7 +313,12 @@ private:
     static constexpr int block_timeout_ms = 50;
 
     PortConfig port_;
-    PacketArena arena_;
+    int link_type_ = 0;
+    // A classic pcap file: its mapping (which the packets in flight point into) and the walk.
+    std::optional<MappedFile> mapping_;
+    std::optional<PcapRecordReader> records_;
+    // Everything else: libpcap and the buffers its packets are copied into.
+    std::optional<PacketArena> arena_;
     pcap_t* handle_ = nullptr;
     bool pcapng_ = false;
     std::atomic<bool> at_end_{false};

@@ -1,5 +1,6 @@
 // PcapSource: a port read through libpcap, either a live interface or a capture file replayed
-// at full speed or at the speed it was recorded.
+// at full speed or at the speed it was recorded. A classic pcap file is read in place from a
+// read-only mapping instead (drivers/pcap_file_map), with no copy.
 #pragma once
 
 #include <memory>
@@ -12,7 +13,7 @@ namespace taprec {
 
 struct PcapSourceOptions {
     uint32_t snaplen = 262144;           // live capture: bytes kept per frame
-    size_t arena_bytes = size_t{64} << 20;  // room for packets in flight from this port
+    size_t arena_bytes = size_t{64} << 20;  // room for packets in flight (not for a mapped file)
 };
 
 // Opens the port; throws std::runtime_error with a message naming the file or interface and what

@@ -29,6 +29,7 @@ public:
     // Fill out with the next packets in order; returns how many. Ownership of every emitted
     // PacketRef passes to the caller.
     size_t pop_ordered(std::span<PacketRef> out) noexcept {
+        if (inputs_.size() == 1) return pop_only_input(out);
         for (size_t i = 0; i < inputs_.size(); ++i)
             if (inputs_[i].empty()) refill(inputs_[i]);
         size_t n = 0;
@@ -89,6 +90,26 @@ private:
         in.watermark = in.ring->watermark();
         in.begin = 0;
         in.end = static_cast<uint32_t>(in.ring->pop_burst(std::span(in.staged)));
+    }
+
+    // One input is already in order: its packets go straight from the ring to `out`, without
+    // the staging copy and the per-packet comparisons (a one-port tap, a writer with one worker).
+    // Nothing stays staged, so the input's watermark is its frontier: the watermark loaded before
+    // the pop, or, when the pop filled `out` and more may wait in the ring, the newest packet
+    // popped (what waits is no older than that).
+    size_t pop_only_input(std::span<PacketRef> out) noexcept {
+        Input& in = inputs_[0];
+        const uint64_t watermark = in.ring->watermark();
+        const size_t n = in.ring->pop_burst(out);
+        for (size_t i = 0; i < n; ++i) {
+            const uint64_t ts = out[i].ts_ns;
+            if (ts < last_emitted_ns_) [[unlikely]]
+                ++late_by_port_[out[i].port & 1];
+            else
+                last_emitted_ns_ = ts;
+        }
+        in.watermark = n != 0 && n == out.size() ? std::min(watermark, out[n - 1].ts_ns) : watermark;
+        return n;
     }
 
     size_t smallest_head() const noexcept {

@@ -138,3 +138,36 @@ TEST_CASE("frontier is the oldest timestamp any input can still deliver", "[fast
     CHECK(merge.pop_ordered(out) == 1);
     CHECK(merge.frontier_ns() == 300);
 }
+
+TEST_CASE("one input passes straight through, with a frontier that never runs ahead of the ring",
+          "[fast][merge]") {
+    PacketRing a(64);
+    OrderedMerge merge({&a});
+    std::array<PacketRef, 4> out;
+    std::vector<PacketRef> in;
+    for (uint64_t i = 0; i < 6; ++i) in.push_back(make_packet(100 + 10 * i, i + 1, 0));
+    a.push_burst(std::span(in));
+    a.publish_watermark(150);
+    a.finish();  // the producer is done, but two packets still wait after the first pop
+    REQUIRE(merge.pop_ordered(out) == 4);
+    CHECK(id_of(out[0]) == 1);
+    CHECK(id_of(out[3]) == 4);
+    // Not the producer's watermark (150): the packet at 140 still waits in the ring.
+    CHECK(merge.frontier_ns() <= 140);
+    CHECK(merge.frontier_ns() >= 130);
+    CHECK_FALSE(merge.finished());
+    REQUIRE(merge.pop_ordered(out) == 2);
+    CHECK(id_of(out[1]) == 6);
+    CHECK(merge.finished());
+
+    // A producer that breaks its order: the packet goes out, counted late.
+    PacketRing b(64);
+    OrderedMerge single({&b});
+    const std::array<PacketRef, 2> disorder{make_packet(200, 1, 1), make_packet(150, 2, 1)};
+    b.push_burst(std::span(disorder));
+    REQUIRE(single.pop_ordered(out) == 2);
+    CHECK(single.late_count(1) == 1);
+    b.publish_watermark(180);
+    CHECK(single.pop_ordered(out) == 0);
+    CHECK(single.frontier_ns() == 180);
+}

@@ -104,9 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (size_t i = 0; i < n; ++i) {
             const taprec::PacketRef& p = burst[i];
             if (p.caplen > p.wire_len && p.wire_len != 0) std::abort();
-            volatile std::byte sink{};
-            for (std::byte b : p.head()) sink = b;
-            oracle.expect(p);
+            oracle.expect(p);  // reads every byte: ASan sees a read past the mapping
         }
         source->release({burst.data(), n});
         idle = n == 0 ? idle + 1 : 0;

@@ -319,7 +319,7 @@ int run_daemon(const Config& config) {
                 watchdog.start(beats, monotonic_now_ns());
             }
         }
-        timespec tick{0, ready ? 50'000'000 : 1'000'000};
+        timespec tick{0, ready ? 100'000'000 : 1'000'000};  // signals, errors, stats: 10 times a second
         nanosleep(&tick, nullptr);
         watchdog.poll(taps, monotonic_now_ns());
         if (!stopping && signals.stop.load(std::memory_order_relaxed)) {

@@ -67,7 +67,7 @@ private:
     bool all_ports_wait_on_fd() const;
     bool single_core_or_unpinned(const TapCores& cores) const;
     void wait_idle(IdleWait& idle);
-    static constexpr int poll_timeout_ms = 20;
+    static constexpr int poll_timeout_ms = 100;  // an idle link wakes the loop 10 times a second
     void run_on_one_core(std::atomic<bool>* done);
 
     TapConfig tap_;

@@ -20,6 +20,7 @@
 
 #include "daemon_run.hpp"
 #include "drivers/packet_source.hpp"
+#include "writer/janitor.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/partial_repair.hpp"
 #include "writer/pcap_file.hpp"
@@ -484,4 +485,28 @@ TEST_CASE("a full disk (2 MiB tmpfs): drops counted, no crash, no corrupt file, 
     REQUIRE(!after.empty());
     CHECK(std::find(after.begin(), after.end(), load.packets.back()) != after.end());
     CHECK(list_dir(tap + "/.partial").empty());
+}
+
+TEST_CASE("the janitor sleeps until a file is published, then runs its hook at once",
+          "[fast][ids_feed]") {
+    TempDir dir;
+    taprec::OutputDirectory out(dir.path() + "/out", "w", "{tap}-%Y%m%d-%H%M%S");
+    taprec::OutputConfig output;
+    output.on_rotate = {"/bin/sh", "-c", "touch \"$1.hooked\"", "hook", "{path}"};
+    taprec::Janitor janitor(out, output);
+    janitor.start();
+    std::this_thread::sleep_for(200ms);  // past its first pass: asleep until the next one, 1 s on
+    const std::string published = out.tap_dir() + "/w-1.pcap";
+    write_file(published, "");
+    const auto at = std::chrono::steady_clock::now();
+    janitor.file_published(published);
+    while (!std::filesystem::exists(published + ".hooked") &&
+           std::chrono::steady_clock::now() - at < 5s)
+        std::this_thread::sleep_for(5ms);
+    const auto took = std::chrono::steady_clock::now() - at;
+    janitor.finish();
+    janitor.join();
+    REQUIRE(std::filesystem::exists(published + ".hooked"));
+    // Woken by the publish, not by the next retention pass (taprec::Janitor::retention_period_ns).
+    CHECK(took < 500ms);
 }

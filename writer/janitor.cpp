@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "drivers/clock_now.hpp"
@@ -43,6 +45,21 @@ void Janitor::file_published(const std::string& path) noexcept {
     } catch (...) {
         ring_overflow_.add(1);  // no memory for the path: the same as no room
     }
+    wake();  // once a file, not once a packet: the lock costs nothing here
+}
+
+void Janitor::wake() noexcept {
+    {
+        std::lock_guard lock(wake_mutex_);
+        woken_ = true;
+    }
+    wake_cv_.notify_one();
+}
+
+void Janitor::sleep(uint64_t max_ns) noexcept {
+    std::unique_lock lock(wake_mutex_);
+    wake_cv_.wait_for(lock, std::chrono::nanoseconds(max_ns), [this] { return woken_; });
+    woken_ = false;
 }
 
 void Janitor::apply_retention() {
@@ -101,8 +118,12 @@ void Janitor::run() noexcept {
         } catch (const std::exception& e) {
             notices_.add(NoticeLevel::error, std::string("janitor: ") + e.what());
         }
-        timespec tick{0, 20'000'000};
-        nanosleep(&tick, nullptr);
+        // Running hooks are watched (exit, timeout) every 20 ms; otherwise nothing happens
+        // before the next publish or retention pass.
+        const bool watching = finishing || hooks_.running() != 0 || hooks_.queued() != 0;
+        const uint64_t now = monotonic_now_ns();
+        const uint64_t until_retention = next_retention_ns > now ? next_retention_ns - now : 0;
+        sleep(watching ? hook_poll_ns : std::max(until_retention, hook_poll_ns));
     }
     const std::vector<std::string> never_run = hooks_.take_queue();
     if (!never_run.empty())

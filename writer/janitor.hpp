@@ -1,12 +1,15 @@
 // Janitor: one per tap, its own thread, so the writer never waits on a process or a directory
 // scan. The writer hands it each published file on writer_to_janitor (a small SPSC ring; the
 // writer produces, the janitor consumes); the janitor runs the on_rotate hooks (HookRunner) and
-// applies retention after each publish and every second.
+// applies retention after each publish and every second. With no hook running it sleeps until a
+// file is published (or the next retention pass), so an idle sensor is not woken 50 times a second.
 #pragma once
 
 #include <boost/lockfree/spsc_queue.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,7 +40,10 @@ public:
     void file_published(const std::string& path) noexcept;
     // After the writer's last publish: run what is queued (for at most stop_grace), apply
     // retention a last time, and end the thread. join() waits for that.
-    void finish() noexcept { finishing_.store(true, std::memory_order_release); }
+    void finish() noexcept {
+        finishing_.store(true, std::memory_order_release);
+        wake();
+    }
     void join();
 
     const HookCounters& hook_counters() const noexcept { return hooks_.counters(); }
@@ -49,10 +55,14 @@ public:
     void apply_retention();
 
     static constexpr uint64_t retention_period_ns = 1'000'000'000;
+    static constexpr uint64_t hook_poll_ns = 20'000'000;
     static constexpr uint64_t stop_grace_ns = 5'000'000'000;
 
 private:
     void run() noexcept;
+    void wake() noexcept;
+    // Until woken or `max_ns` passed.
+    void sleep(uint64_t max_ns) noexcept;
 
     const OutputDirectory& directory_;
     RetentionConfig retention_;
@@ -64,6 +74,9 @@ private:
     alignas(cache_line_size) Counter ring_overflow_;  // written by the writer thread
     RetentionCounters retention_counters_;
     std::atomic<bool> finishing_{false};
+    std::mutex wake_mutex_;
+    std::condition_variable wake_cv_;
+    bool woken_ = false;  // guarded by wake_mutex_
     std::thread thread_;
 };
 

@@ -156,12 +156,27 @@ int main(int argc, char** argv) {
     const uint64_t start = rte_rdtsc();
     const uint64_t end = start + uint64_t(o.seconds * double(hz));
     uint64_t offered = 0;
+    // Frames that fell due while this generator was off the CPU (a vCPU preempted for up to a few
+    // ms, bench/stall_probe) are never offered: the wire was silent meanwhile. Sending them
+    // afterwards in one rush at full speed would overflow any receiver's ring and blame it for
+    // the generator's stall. The loop takes a few microseconds a round, so a longer gap between
+    // two rounds is a stall. Everything else that falls due is offered: sent, or refused by a
+    // receiver that is behind.
+    uint64_t not_offered = 0;
+    const uint64_t stall_ticks = hz / 20'000;  // 50 us
+    uint64_t last_round = start;
+    auto frames_due = [&](uint64_t now) {
+        if (now - last_round > stall_ticks)
+            not_offered += uint64_t(double(now - last_round) * o.rate_pps / double(hz));
+        last_round = now;
+        return uint64_t(double(now - start) * o.rate_pps / double(hz)) - not_offered;
+    };
     uint16_t direction = 0;
     while (!stop_requested) {
         const uint64_t now = rte_rdtsc();
         if (now >= end) break;
         // Token bucket: the packets due by now, less those already offered.
-        const uint64_t due = uint64_t(double(now - start) * o.rate_pps / double(hz));
+        const uint64_t due = frames_due(now);
         if (due <= offered) continue;
         const uint16_t n = uint16_t(std::min<uint64_t>(due - offered, o.burst));
         if (rte_pktmbuf_alloc_bulk(pool, burst.data(), n) != 0) continue;
@@ -190,7 +205,7 @@ int main(int argc, char** argv) {
             // refused) without hammering the ring's cache lines, which would only slow it further.
             const uint64_t until = rte_rdtsc() + hz / 500'000;  // 2 us
             while (rte_rdtsc() < until) rte_pause();
-            const uint64_t missed = uint64_t(double(rte_rdtsc() - start) * o.rate_pps / double(hz));
+            const uint64_t missed = frames_due(rte_rdtsc());
             if (missed > offered) {
                 const uint64_t skipped = std::min<uint64_t>(missed - offered, end > rte_rdtsc() ? missed - offered : 0);
                 refused[direction] += skipped / 2 + (skipped & 1);
@@ -203,10 +218,10 @@ int main(int argc, char** argv) {
     // Keep the link up while the receiver empties the rings: memif drops what is still queued
     // when its peer goes away, and that loss would be the generator's, not the receiver's.
     rte_delay_us_sleep(unsigned(o.linger * 1e6));
-    std::printf("{\"seconds\":%.3f,\"rate_pps\":%.0f,\"offered\":%" PRIu64
+    std::printf("{\"seconds\":%.3f,\"rate_pps\":%.0f,\"not_offered\":%" PRIu64 ",\"offered\":%" PRIu64
                 ",\"a\":{\"sent\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 "},\"b\":{\"sent\":%" PRIu64
                 ",\"tx_dropped\":%" PRIu64 "},\"average_size\":%.1f}\n",
-                seconds, o.rate_pps, offered, sent[0], refused[0], sent[1], refused[1], average_size);
+                seconds, o.rate_pps, not_offered, offered, sent[0], refused[0], sent[1], refused[1], average_size);
     std::fflush(stdout);
     for (uint16_t p = 0; p < ports; ++p) rte_eth_dev_stop(p);
     rte_eal_cleanup();

@@ -50,7 +50,7 @@ public:
     const PacketSource& source(size_t port) const { return *sources_[port]; }
     const OutputDirectory& directory() const noexcept { return *directory_; }
     // Fatal port errors and writer errors not yet logged. Logs the writer's and the janitor's
-    // warnings and infos itself (daemon/log.hpp), so the control thread's 50 ms poll of this
+    // warnings and infos itself (daemon/log.hpp), so the control thread's 100 ms poll of this
     // carries them all.
     std::vector<std::string> take_errors();
     // A port ended on an error (a damaged file, an interface gone): the run is a failure.

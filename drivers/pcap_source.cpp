@@ -310,7 +310,7 @@ private:
 
     // TPACKET_V3 delivers a block of packets when it is full or this old: few wake-ups at low
     // rates (what makes libpcap cheap), at the price of that much delay.
-    static constexpr int block_timeout_ms = 50;
+    static constexpr int block_timeout_ms = 100;
 
     PortConfig port_;
     int link_type_ = 0;

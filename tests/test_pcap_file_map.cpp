@@ -101,19 +101,23 @@ struct Walk {
     uint64_t offset = 0;  // where the walk stopped
 };
 
+// A copy of a record the reader or the port handed out, to compare with libpcap's.
+Packet copy_of(const std::byte* bytes, uint64_t ts_ns, uint32_t caplen, uint32_t wire_len) {
+    Packet p;
+    p.ts_ns = ts_ns;
+    p.caplen = caplen;
+    p.wire_len = wire_len;
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes);
+    p.bytes.assign(data, data + caplen);
+    return p;
+}
+
 Walk walk(PcapRecordReader& reader) {
     Walk w;
     PcapRecord r;
     PcapRecordReader::Step step;
-    while ((step = reader.next(r)) == PcapRecordReader::Step::record) {
-        Packet p;
-        p.ts_ns = r.ts_ns;
-        p.caplen = r.caplen;
-        p.wire_len = r.len;
-        const auto* data = reinterpret_cast<const unsigned char*>(r.data);
-        p.bytes.assign(data, data + r.caplen);
-        w.packets.push_back(std::move(p));
-    }
+    while ((step = reader.next(r)) == PcapRecordReader::Step::record)
+        w.packets.push_back(copy_of(r.data, r.ts_ns, r.caplen, r.len));
     if (step == PcapRecordReader::Step::damaged) w.damage = reader.damage();
     CHECK(reader.next(r) == step);  // the end, or the damage, stays
     w.offset = reader.offset();
@@ -178,14 +182,7 @@ Drained drain(const std::string& path, bool keep_bytes = true) {
             const taprec::PacketRef& ref = burst[i];
             if (ref.buffer == nullptr) ++d.in_place;
             ++d.count;
-            if (!keep_bytes) continue;
-            Packet p;
-            p.ts_ns = ref.ts_ns;
-            p.caplen = ref.caplen;
-            p.wire_len = ref.wire_len;
-            const auto* data = reinterpret_cast<const unsigned char*>(ref.data);
-            p.bytes.assign(data, data + ref.caplen);
-            d.packets.push_back(std::move(p));
+            if (keep_bytes) d.packets.push_back(copy_of(ref.data, ref.ts_ns, ref.caplen, ref.wire_len));
         }
         source->release(std::span(burst.data(), n));
         idle = n == 0 ? idle + 1 : 0;

@@ -30,18 +30,20 @@ int sh(const std::string& command) { return std::system(command.c_str()); }
 
 std::string replay_config(const std::string& capture, const std::string& out,
                           const std::string& output_extra = "") {
-    return "taps:\n"
-           "  - name: w\n"
-           "    a: {driver: pcap, file: \"" + capture + "\", speed: max}\n"
-           "threads: {idle: sleep}\n"
-           "output:\n"
-           "  directory: " + out + "\n" + output_extra +
-           "stats:\n"
-           "  interval: 100ms\n";
+    return file_port_config(capture, out, "max", output_extra);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
+// Writes `c` as DIR/NAME, replays it through the daemon (which must exit 0) and reads back what
+// it published.
+std::vector<Packet> replay_through_daemon(const TempDir& dir, const std::string& name, const Capture& c) {
+    const std::string capture = dir.path() + "/" + name;
+    write_capture(capture, c);
+    const std::string config = dir.path() + "/c.yaml";
+    write_file(config, replay_config(capture, dir.path() + "/out"));
+    const RunResult run = run_taprec({"--config", config});
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    return published_packets(dir.path() + "/out/w");
 }
 
 Packet frame(size_t caplen, uint32_t wire_len, uint64_t ts_ns, unsigned char fill = 0x5a) {
@@ -148,14 +150,7 @@ TEST_CASE("runt, giant, truncated, zero-length and malformed frames are written 
         frame(14, 14, t0 + 8000, 0x81),     // a VLAN tag promised and missing
         frame(0, 64, t0 + 9000),            // nothing captured at all
     };
-    const std::string capture = dir.path() + "/bad-frames.pcap";
-    write_capture(capture, c);
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, replay_config(capture, dir.path() + "/out"));
-    const RunResult run = run_taprec({"--config", config});
-    INFO(run.output);
-    REQUIRE(run.exit_code == 0);
-    const std::vector<Packet> out = published_packets(dir.path() + "/out/w");
+    const std::vector<Packet> out = replay_through_daemon(dir, "bad-frames.pcap", c);
     REQUIRE(out.size() == c.packets.size());
     for (size_t i = 0; i < out.size(); ++i) {
         INFO("frame " << i);
@@ -178,14 +173,7 @@ TEST_CASE("a record that claims fewer bytes on the wire than it captured is writ
     c.link_type = 1;
     c.snaplen = 65535;
     c.packets = {frame(100, 60, 1'700'000'000'000'000'000ull)};
-    const std::string capture = dir.path() + "/caplen-over-len.pcap";
-    write_capture(capture, c);
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, replay_config(capture, dir.path() + "/out"));
-    const RunResult run = run_taprec({"--config", config});
-    INFO(run.output);
-    REQUIRE(run.exit_code == 0);
-    const std::vector<Packet> out = published_packets(dir.path() + "/out/w");
+    const std::vector<Packet> out = replay_through_daemon(dir, "caplen-over-len.pcap", c);
     REQUIRE(out.size() == 1);
     CHECK(out[0].caplen == 100);
     CHECK(out[0].wire_len == 100);
@@ -225,14 +213,7 @@ TEST_CASE("a clock that steps backwards: every packet written, the ones out of o
                         1'000'000);
     // From packet 40 on, the clock is 5 s behind (an NTP step): 55 packets older than packet 39.
     for (size_t i = 40; i < c.packets.size(); ++i) c.packets[i].ts_ns -= 5'000'000'000ull;
-    const std::string capture = dir.path() + "/backwards.pcap";
-    write_capture(capture, c);
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, replay_config(capture, dir.path() + "/out"));
-    const RunResult run = run_taprec({"--config", config});
-    INFO(run.output);
-    REQUIRE(run.exit_code == 0);
-    const std::vector<Packet> out = published_packets(dir.path() + "/out/w");
+    const std::vector<Packet> out = replay_through_daemon(dir, "backwards.pcap", c);
     REQUIRE(out.size() == c.packets.size());
     CHECK(out == c.packets);  // arrival order kept, stamps as given
     const Json stats = final_stats(dir.path() + "/out/w");

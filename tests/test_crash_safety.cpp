@@ -24,15 +24,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string config_for(const std::string& capture, const std::string& out, const std::string& speed) {
-    return "taps:\n"
-           "  - name: w\n"
-           "    a: {driver: pcap, file: \"" + capture + "\", speed: " + speed + "}\n"
-           "threads: {idle: sleep}\n"
-           "output:\n"
-           "  directory: " + out + "\n"
-           "  rotate: {bytes: 64KiB, seconds: 0}\n"
-           "stats:\n"
-           "  interval: 100ms\n";
+    return file_port_config(capture, out, speed, "  rotate: {bytes: 64KiB, seconds: 0}\n");
 }
 
 std::vector<std::string> pcap_names(const std::string& tap) {

@@ -39,14 +39,7 @@ taprec::PacketRef ref_of(const Packet& p) {
 
 std::string config_for(const std::string& capture, const std::string& out, const std::string& speed,
                        const std::string& output_extra) {
-    return "taps:\n"
-           "  - name: w\n"
-           "    a: {driver: pcap, file: \"" + capture + "\", speed: " + speed + "}\n"
-           "threads: {idle: sleep}\n"
-           "output:\n"
-           "  directory: " + out + "\n" + output_extra +
-           "stats:\n"
-           "  interval: 100ms\n";
+    return file_port_config(capture, out, speed, output_extra);
 }
 
 // `count` real frames cycled from `name`, `spacing_ns` apart from `start_ns`.

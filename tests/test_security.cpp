@@ -24,18 +24,7 @@ namespace {
 
 std::string config_for(const std::string& capture, const std::string& out, const std::string& speed,
                        const std::string& output_extra = "") {
-    return "taps:\n"
-           "  - name: w\n"
-           "    a: {driver: pcap, file: \"" + capture + "\", speed: " + speed + "}\n"
-           "threads: {idle: sleep}\n"
-           "output:\n"
-           "  directory: " + out + "\n" + output_extra +
-           "stats:\n"
-           "  interval: 100ms\n";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
+    return file_port_config(capture, out, speed, output_extra);
 }
 
 // Inodes of the sockets a process holds open.
@@ -71,6 +60,27 @@ std::set<std::string> inet_socket_inodes(pid_t pid) {
         }
     }
     return inodes;
+}
+
+// Runs the daemon on `config`, looks at its sockets `after` it started, then stops it: none may be
+// a TCP, UDP or raw IP socket.
+void check_no_network_socket(const std::string& config, std::chrono::milliseconds after) {
+    std::set<std::string> sockets, inet;
+    bool looked = false;
+    const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
+        std::this_thread::sleep_for(after);
+        sockets = socket_inodes(pid);
+        inet = inet_socket_inodes(pid);
+        looked = ::kill(pid, 0) == 0;
+        ::kill(pid, SIGTERM);
+    });
+    INFO(run.output);
+    REQUIRE(looked);
+    CHECK(run.exit_code == 0);
+    for (const std::string& inode : sockets) {
+        INFO("socket inode " << inode);
+        CHECK(inet.count(inode) == 0);
+    }
 }
 
 }  // namespace
@@ -205,22 +215,7 @@ TEST_CASE("the running daemon holds no TCP, UDP or raw IP socket: it listens on 
     write_capture(capture, c);
     const std::string config = dir.path() + "/c.yaml";
     write_file(config, config_for(capture, dir.path() + "/out", "realtime"));
-    std::set<std::string> sockets, inet;
-    bool looked = false;
-    const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
-        std::this_thread::sleep_for(1000ms);
-        sockets = socket_inodes(pid);
-        inet = inet_socket_inodes(pid);
-        looked = ::kill(pid, 0) == 0;
-        ::kill(pid, SIGTERM);
-    });
-    INFO(run.output);
-    REQUIRE(looked);
-    CHECK(run.exit_code == 0);
-    for (const std::string& inode : sockets) {
-        INFO("socket inode " << inode);
-        CHECK(inet.count(inode) == 0);
-    }
+    check_no_network_socket(config, 1000ms);
 }
 
 TEST_CASE("with DPDK too: no TCP, UDP or raw IP socket (telemetry is a unix socket)",
@@ -234,20 +229,5 @@ TEST_CASE("with DPDK too: no TCP, UDP or raw IP socket (telemetry is a unix sock
                            test_data("icmp-echo.pcap") + "\"}\n"
                            "threads: {idle: sleep}\nring_capacity: 1024\n"
                            "output: {directory: " + dir.path() + "/out}\n");
-    std::set<std::string> sockets, inet;
-    bool looked = false;
-    const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
-        std::this_thread::sleep_for(1500ms);
-        sockets = socket_inodes(pid);
-        inet = inet_socket_inodes(pid);
-        looked = ::kill(pid, 0) == 0;
-        ::kill(pid, SIGTERM);
-    });
-    INFO(run.output);
-    REQUIRE(looked);
-    CHECK(run.exit_code == 0);
-    for (const std::string& inode : sockets) {
-        INFO("socket inode " << inode);
-        CHECK(inet.count(inode) == 0);
-    }
+    check_no_network_socket(config, 1500ms);
 }

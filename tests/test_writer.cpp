@@ -30,16 +30,8 @@ uint64_t now_ns() {
 
 std::string config_for(const std::string& capture, const std::string& out, const std::string& speed,
                        const std::string& rotate) {
-    return "taps:\n"
-           "  - name: w\n"
-           "    a: {driver: pcap, file: \"" + capture + "\", speed: " + speed + "}\n"
-           "threads: {idle: sleep}\n"
-           "output:\n"
-           "  directory: " + out + "\n"
-           "  snaplen: 262144\n"
-           "  rotate: " + rotate + "\n"
-           "stats:\n"
-           "  interval: 1s\n";
+    return file_port_config(capture, out, speed, "  snaplen: 262144\n  rotate: " + rotate + "\n",
+                            "1s");
 }
 
 size_t file_size(const std::string& path) {

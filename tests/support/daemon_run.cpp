@@ -143,6 +143,23 @@ Json final_stats(const std::string& tap_dir) {
     return parse_json(lines.back());
 }
 
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::string file_port_config(const std::string& capture, const std::string& out,
+                             const std::string& speed, const std::string& output_extra,
+                             const std::string& stats_interval) {
+    return "taps:\n"
+           "  - name: w\n"
+           "    a: {driver: pcap, file: \"" + capture + "\", speed: " + speed + "}\n"
+           "threads: {idle: sleep}\n"
+           "output:\n"
+           "  directory: " + out + "\n" + output_extra +
+           "stats:\n"
+           "  interval: " + stats_interval + "\n";
+}
+
 bool invariant_holds(const Json& stats, const std::string& port) {
     const std::string p = "ports." + port + ".";
     const uint64_t received = stats.u64(p + "received");

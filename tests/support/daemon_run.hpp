@@ -28,6 +28,13 @@ private:
 };
 
 void write_file(const std::string& path, const std::string& text);
+bool contains(const std::string& text, const std::string& part);
+
+// The configuration most end-to-end tests run: one tap `w` whose port a replays `capture`
+// (speed: max or realtime), files in `out`; `output_extra` adds lines under output: (indented).
+std::string file_port_config(const std::string& capture, const std::string& out,
+                             const std::string& speed, const std::string& output_extra = "",
+                             const std::string& stats_interval = "100ms");
 std::string read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 

@@ -36,26 +36,30 @@ uint64_t pool_size_for(uint64_t needed) {
     return size - 1;
 }
 
-void check_pool_size(const std::string& what, uint32_t mbufs_per_port, const MbufBudget& budget,
-                     uint32_t rx_descriptors, uint16_t queues, uint32_t workers,
-                     uint32_t ring_capacity) {
+std::string check_pool_size(const std::string& what, uint32_t mbufs_per_port,
+                            const MbufBudget& budget, uint32_t rx_descriptors, uint16_t queues,
+                            uint32_t workers, uint32_t ring_capacity) {
     const uint64_t needed = budget.total();
-    if (mbufs_per_port >= needed) return;
+    if (mbufs_per_port >= needed) return {};
+    const std::string shortfall =
+        "dpdk.mbufs_per_port: " + std::to_string(mbufs_per_port) + " mbufs for " + what +
+        ", but up to " + std::to_string(needed) + " can be held at once (" +
+        budget.explain(rx_descriptors, queues, workers, ring_capacity) + ")";
+    const std::string enough = "set dpdk.mbufs_per_port to " + std::to_string(pool_size_for(needed));
+    const uint64_t fixed = budget.descriptors + budget.bursts + budget.caches;
+    if (mbufs_per_port < fixed)
+        throw std::runtime_error(shortfall + ", and not even the rx descriptors, bursts and "
+                                 "caches fit, so the port would starve; " + enough);
     // The ring size that would make the configured pool enough, if there is one.
     std::string ring_hint;
-    const uint64_t fixed = budget.descriptors + budget.bursts + budget.caches;
     for (uint64_t cap = ring_capacity / 2; cap >= 1024; cap /= 2) {
         if (fixed + 2 * workers * cap <= mbufs_per_port) {
             ring_hint = ", or lower ring_capacity to " + std::to_string(cap);
             break;
         }
     }
-    throw std::runtime_error(
-        "dpdk.mbufs_per_port: " + std::to_string(mbufs_per_port) + " mbufs for " + what +
-        ", but up to " + std::to_string(needed) + " can be held at once (" +
-        budget.explain(rx_descriptors, queues, workers, ring_capacity) +
-        "), so the pool could run dry under load; set dpdk.mbufs_per_port to " +
-        std::to_string(pool_size_for(needed)) + ring_hint);
+    return shortfall + "; if the writer falls that far behind, the pool runs dry and the NIC "
+           "counts what it cannot receive as nic_nombuf; to rule that out, " + enough + ring_hint;
 }
 
 rte_mempool* create_port_pool(const std::string& name, uint32_t mbufs, uint32_t cache_size,

@@ -1,9 +1,13 @@
 // The mbuf pool of one DPDK port: how many mbufs the pipeline can hold at once, and the pool.
 //
-// A pool that can run dry under load turns a slow writer into silent NIC drops (rx_nombuf), so
-// the pool is checked at start against everything that can hold this port's mbufs at the same
+// The pool is checked at start against everything that can hold this port's mbufs at the same
 // time: the RX descriptors, the rings, a burst in the hands of every stage, and the per-thread
-// mempool caches.
+// mempool caches. A pool that cannot cover the descriptors, bursts and caches would starve the
+// NIC with every ring empty: that is an error. A pool smaller than the worst case (every ring
+// full at once) runs dry only when the writer falls that far behind; the NIC then counts what it
+// could not receive as rx_nombuf (nic_nombuf in stats.jsonl), so it is a warning that says how
+// to rule it out, and the daemon runs: the design's own example (two workers, 65536-slot rings,
+// 262143 mbufs) is such a configuration.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +42,9 @@ MbufBudget mbufs_held_at_once(uint32_t rx_descriptors, uint16_t queues, uint32_t
 // The smallest 2^n - 1 (a mempool's best size) that is at least `needed`.
 uint64_t pool_size_for(uint64_t needed);
 
-// Throws std::runtime_error naming `what`, with the number of mbufs that would do.
-void check_pool_size(const std::string& what, uint32_t mbufs_per_port, const MbufBudget& budget,
+// Empty when the pool covers the worst case; otherwise a warning naming `what`, with the number
+// of mbufs that would do. Throws std::runtime_error when the pool would starve the NIC.
+std::string check_pool_size(const std::string& what, uint32_t mbufs_per_port, const MbufBudget& budget,
                      uint32_t rx_descriptors, uint16_t queues, uint32_t workers,
                      uint32_t ring_capacity);
 

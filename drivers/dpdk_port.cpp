@@ -144,8 +144,11 @@ public:
         rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nb_rxd_, &nb_txd);
         const MbufBudget budget =
             mbufs_held_at_once(nb_rxd_, queues_, workers, config.ring_capacity, cache);
-        check_pool_size(what_, config.dpdk.mbufs_per_port, budget, nb_rxd_, queues_, workers,
-                        config.ring_capacity);
+        // A replay waits for free mbufs rather than dropping (see rx_burst): a short pool only
+        // slows it down.
+        std::string pool_warning = check_pool_size(what_, config.dpdk.mbufs_per_port, budget,
+                                                   nb_rxd_, queues_, workers, config.ring_capacity);
+        if (!replay_) setup_warning_ = std::move(pool_warning);
         int socket = rte_eth_dev_socket_id(port_id_);
         if (socket < 0) socket = SOCKET_ID_ANY;
         pool_ = create_port_pool("taprec_p" + std::to_string(port_id_), config.dpdk.mbufs_per_port,
@@ -170,6 +173,7 @@ public:
     }
 
     std::string describe() const override { return describe_; }
+    std::string setup_warning() const override { return setup_warning_; }
     uint16_t queue_count() const override { return queues_; }
     bool has_rss() const override { return rss_; }
     int link_type() const override { return link_type_; }
@@ -420,6 +424,7 @@ private:
     std::string what_;
     std::string driver_;
     std::string describe_;
+    std::string setup_warning_;
     uint16_t port_id_ = 0;
     rte_mempool* pool_ = nullptr;
     uint16_t queues_ = 1;

@@ -27,6 +27,9 @@ public:
 
     // What the plan and the logs call this port, e.g. "pcap file a.pcap".
     virtual std::string describe() const = 0;
+    // A warning about how the port was set up that the daemon logs at start, or "": a setting
+    // that lets the port lose packets under load (counted, but avoidable).
+    virtual std::string setup_warning() const { return {}; }
     // RX queues this port delivers on; queue i of port a and queue i of port b carry the same
     // flows when has_rss() (symmetric RSS); otherwise there is one queue and the rx thread
     // spreads packets over workers with the symmetric software hash.

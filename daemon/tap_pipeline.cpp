@@ -343,10 +343,11 @@ TapSnapshot TapPipeline::snapshot() const {
         port.written_bytes = wr.written_bytes[p].get();
         port.dropped_writer = wr.dropped_writer[p].get();
         // Every packet a worker emits late is late at the writer too, so the writer's count is
-        // the port's: packets out of timestamp order in the files.
+        // the port's: packets out of timestamp order in the files. The writer stage counts only
+        // the ones its own merge made late, so that the stages add up to the port.
         port.late = wr.late[p].get();
         s.stages.writer_dropped_writer += port.dropped_writer;
-        s.stages.writer_late += port.late;
+        s.stages.writer_late += wr.late_here[p].get();
     }
     s.files = wr.files.get();
     s.write_errors = wr.write_errors.get();

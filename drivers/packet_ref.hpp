@@ -22,6 +22,9 @@ struct PacketRef {
     uint16_t flags;         // PacketRef::multi_segment, ...
 
     static constexpr uint16_t multi_segment = 1;  // bytes span a chain; see PacketSource::copy_out
+    // Emitted late by a merge (older than a packet it had already emitted). A later merge sees
+    // the packet late again; the flag lets it tell the lateness it made from the one it inherited.
+    static constexpr uint16_t late = 2;
     // A driver that chains segments puts at least this much in the first one (DPDK: the mbuf
     // data room), so headers can be read at `data` without walking the chain.
     static constexpr uint32_t min_first_segment = 1024;

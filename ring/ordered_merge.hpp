@@ -39,11 +39,12 @@ public:
             Input& in = inputs_[k];
             const uint64_t ts = in.head().ts_ns;
             if (!others_cannot_precede(k, ts)) break;
+            out[n] = in.head();
             if (ts < last_emitted_ns_) [[unlikely]]
-                ++late_by_port_[in.head().port & 1];
+                count_late(out[n]);
             else
                 last_emitted_ns_ = ts;
-            out[n++] = in.head();
+            ++n;
             if (++in.begin == in.end) refill(in);
         }
         return n;
@@ -65,7 +66,10 @@ public:
     }
 
     // Packets emitted older than one emitted before them, by the port they came from.
+    // Packets of `port` this merge emitted late, and of those, the ones no earlier merge had
+    // emitted late (the writer's merge sees a worker's late packets late again).
     uint64_t late_count(uint16_t port) const noexcept { return late_by_port_[port & 1]; }
+    uint64_t first_late_count(uint16_t port) const noexcept { return first_late_by_port_[port & 1]; }
     size_t input_count() const noexcept { return inputs_.size(); }
 
 private:
@@ -104,12 +108,18 @@ private:
         for (size_t i = 0; i < n; ++i) {
             const uint64_t ts = out[i].ts_ns;
             if (ts < last_emitted_ns_) [[unlikely]]
-                ++late_by_port_[out[i].port & 1];
+                count_late(out[i]);
             else
                 last_emitted_ns_ = ts;
         }
         in.watermark = n != 0 && n == out.size() ? std::min(watermark, out[n - 1].ts_ns) : watermark;
         return n;
+    }
+
+    void count_late(PacketRef& packet) noexcept {
+        ++late_by_port_[packet.port & 1];
+        if (!(packet.flags & PacketRef::late)) ++first_late_by_port_[packet.port & 1];
+        packet.flags |= PacketRef::late;
     }
 
     size_t smallest_head() const noexcept {
@@ -134,6 +144,7 @@ private:
     std::vector<Input> inputs_;
     uint64_t last_emitted_ns_ = 0;
     std::array<uint64_t, 2> late_by_port_{};
+    std::array<uint64_t, 2> first_late_by_port_{};
 };
 
 }  // namespace taprec

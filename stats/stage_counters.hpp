@@ -38,6 +38,7 @@ struct alignas(cache_line_size) WriterCounters {
     PerPort<Counter> written_bytes;  // record bytes (caplen) in files
     PerPort<Counter> dropped_writer; // could not be written (write error, full disk)
     PerPort<Counter> late;           // older than a packet already written
+    PerPort<Counter> late_here;      // of those, made late by the writer's merge, not a worker's
     Counter files;                   // files published
     Counter write_errors;            // failed writes (each may cost many packets)
     Counter loops;                   // iterations: the watchdog's proof that the thread is alive

@@ -171,3 +171,53 @@ TEST_CASE("one input passes straight through, with a frontier that never runs ah
     CHECK(single.pop_ordered(out) == 0);
     CHECK(single.frontier_ns() == 180);
 }
+
+TEST_CASE("a packet a worker emitted late is late at the writer too, and counted there as inherited",
+          "[fast][merge]") {
+    // Worker: two inputs, b's packet breaks b's promise and goes out late.
+    PacketRing a(64), b(64);
+    OrderedMerge worker({&a, &b});
+    std::array<PacketRef, 8> out;
+    const PacketRef a1 = make_packet(100, 1, 0);
+    a.push_burst(std::span(&a1, 1));
+    a.finish();
+    b.publish_watermark(100);
+    REQUIRE(worker.pop_ordered(out) == 1);
+    const PacketRef b1 = make_packet(50, 2, 1);
+    b.push_burst(std::span(&b1, 1));
+    b.finish();
+    REQUIRE(worker.pop_ordered(out) == 1);
+    CHECK(worker.late_count(1) == 1);
+    CHECK(worker.first_late_count(1) == 1);
+    CHECK((out[0].flags & PacketRef::late) != 0);
+
+    // Writer, one input (the pass-through path) and two inputs (the merging path): the worker's
+    // late packet is late again, but not the writer's doing.
+    for (const bool two_workers : {false, true}) {
+        PacketRing w1(64), w2(64);
+        std::vector<PacketRing*> inputs{&w1};
+        if (two_workers) inputs.push_back(&w2);
+        OrderedMerge writer(inputs);
+        const std::array<PacketRef, 2> from_worker{make_packet(100, 1, 0), out[0]};
+        w1.push_burst(std::span(from_worker));
+        w1.finish();
+        w2.finish();
+        std::array<PacketRef, 8> written;
+        REQUIRE(writer.pop_ordered(written) == 2);
+        CHECK(writer.late_count(1) == 1);
+        CHECK(writer.first_late_count(1) == 0);
+    }
+    // A packet the writer's own merge makes late counts as its own.
+    std::array<PacketRef, 8> written;
+    PacketRing x(64), y(64);
+    OrderedMerge fresh({&x, &y});
+    const PacketRef x1 = make_packet(100, 1, 0), y1 = make_packet(40, 2, 1);
+    x.push_burst(std::span(&x1, 1));
+    x.finish();
+    y.publish_watermark(100);
+    REQUIRE(fresh.pop_ordered(written) == 1);
+    y.push_burst(std::span(&y1, 1));
+    y.finish();
+    REQUIRE(fresh.pop_ordered(written) == 1);
+    CHECK(fresh.first_late_count(1) == 1);
+}

@@ -68,8 +68,7 @@ StepResult Writer::step(bool) noexcept {
     if (worked) return StepResult::worked;
     if (!merge_.finished()) return StepResult::idle;
     close_and_publish();
-    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
-        counters_.late[port].set(merge_.late_count(port));
+    publish_late_counts();
     return StepResult::finished;
 }
 
@@ -101,8 +100,7 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
     }
     account(flushed);
     buffers_.release(burst);
-    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
-        counters_.late[port].set(merge_.late_count(port));
+    publish_late_counts();
 }
 
 // A timestamp far ahead of the wall clock (a clock step, a bogus hardware stamp) would name the
@@ -121,6 +119,13 @@ uint64_t Writer::clamp(const PacketRef& p, uint64_t now_ns) noexcept {
                          "timestamp and counted as clamped (logged once)");
     }
     return replacement;
+}
+
+void Writer::publish_late_counts() noexcept {
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port) {
+        counters_.late[port].set(merge_.late_count(port));
+        counters_.late_here[port].set(merge_.first_late_count(port));
+    }
 }
 
 void Writer::account(const FlushResult& flushed) noexcept {

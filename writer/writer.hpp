@@ -74,6 +74,7 @@ public:
 
 private:
     void write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept;
+    void publish_late_counts() noexcept;
     void open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept;
     void close_and_publish() noexcept;
     void account(const FlushResult& flushed) noexcept;

@@ -300,13 +300,9 @@ std::vector<std::string> TapPipeline::take_errors() {
         port_error_reported_[p] = true;
         errors.push_back("tap " + tap_.name + " port " + (p == 0 ? "a" : "b") + ": " + error);
     }
-    const std::string prefix = "tap " + tap_.name + " writer: ";
-    for (const Notice& n : writer_->take_notices()) {
-        if (n.level == NoticeLevel::error)
-            errors.push_back(prefix + n.text);
-        else
-            log_notice(prefix, n);
-    }
+    // Logged here, in the order the writer queued them: its errors and its infos tell one story
+    // ("write failed", then "writes succeed again").
+    for (const Notice& n : writer_->take_notices()) log_notice("tap " + tap_.name + " writer: ", n);
     for (const Notice& n : janitor_->take_notices()) log_notice("tap " + tap_.name + ": ", n);
     return errors;
 }

@@ -49,9 +49,9 @@ public:
     size_t port_count() const noexcept { return sources_.size(); }
     const PacketSource& source(size_t port) const { return *sources_[port]; }
     const OutputDirectory& directory() const noexcept { return *directory_; }
-    // Fatal port errors and writer errors not yet logged. Logs the writer's and the janitor's
-    // warnings and infos itself (daemon/log.hpp), so the control thread's 100 ms poll of this
-    // carries them all.
+    // Fatal port errors not yet logged. Logs the writer's and the janitor's notices itself
+    // (daemon/log.hpp), in their order, so the control thread's 100 ms poll of this carries
+    // them all.
     std::vector<std::string> take_errors();
     // A port ended on an error (a damaged file, an interface gone): the run is a failure.
     bool has_port_error() const;

@@ -466,6 +466,7 @@ TEST_CASE("a full disk (2 MiB tmpfs): drops counted, no crash, no corrupt file, 
     CHECK(stats.u64("stages.writer.write_errors") > 0);
     CHECK(run.output.find("No space left on device") != std::string::npos);
     CHECK(run.output.find("writes succeed again") != std::string::npos);
+    CHECK(run.output.find("No space left on device") < run.output.find("writes succeed again"));
     // Files published after the space came back are valid and hold the last packets sent.
     const std::vector<std::string> left = pcap_files(tap);
     REQUIRE(!left.empty());

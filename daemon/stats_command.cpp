@@ -227,7 +227,9 @@ size_t render(const std::vector<std::string>& dirs, bool json, std::string& out,
             continue;
         }
         ++shown;
-        if (t.previous && t.last.snapshot.time_ns > t.previous->snapshot.time_ns && interval_ns == 0)
+        // The gap before a final line is not an interval: the daemon wrote it when it stopped.
+        if (t.previous && !t.last.final && interval_ns == 0 &&
+            t.last.snapshot.time_ns > t.previous->snapshot.time_ns)
             interval_ns = t.last.snapshot.time_ns - t.previous->snapshot.time_ns;
         if (json) {
             out += t.last_line + "\n";

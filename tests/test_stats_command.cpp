@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "daemon/stats_command.hpp"
@@ -161,5 +162,33 @@ TEST_CASE("taprec stats after a run: table, --json, --config, --dir, --watch", "
         INFO(r.output);
         CHECK(r.exit_code == 0);
         CHECK(has(r.output, "tap one  "));
+
+        // A stopped daemon's last two lines are an interval line and the final line a moment
+        // later: that gap is not the stats interval, so --watch does not redraw at it.
+        const std::vector<std::string> lines = read_lines(out + "/one/.meta/stats.jsonl");
+        const std::string final_line = lines.back();
+        const size_t at = final_line.find("\"time_ns\":");
+        REQUIRE(at != std::string::npos);
+        const uint64_t t = std::stoull(final_line.substr(at + 10));
+        std::string earlier = final_line;
+        earlier.replace(at + 10, std::to_string(t).size(), std::to_string(t - 100'000'000));
+        const size_t final_key = earlier.find("\"final\":true");
+        REQUIRE(final_key != std::string::npos);
+        earlier.replace(final_key, 12, "\"final\":false");
+        TempDir stopped;
+        std::filesystem::create_directories(stopped.path() + "/s/.meta");
+        write_file(stopped.path() + "/s/.meta/stats.jsonl", earlier + "\n" + final_line + "\n");
+        r = run_taprec({"stats", "--dir", stopped.path() + "/s", "--watch"}, [](pid_t pid) {
+            std::this_thread::sleep_for(700ms);
+            kill(pid, SIGINT);
+        });
+        INFO(r.output);
+        CHECK(r.exit_code == 0);
+        size_t tables = 0;
+        const std::string header = "tap one  " + stopped.path() + "/s\n";
+        for (size_t pos = r.output.find(header); pos != std::string::npos;
+             pos = r.output.find(header, pos + 1))
+            ++tables;
+        CHECK(tables == 1);
     }
 }

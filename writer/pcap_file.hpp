@@ -54,6 +54,8 @@ public:
     // Bytes the file will have once everything buffered is flushed.
     uint64_t size() const noexcept { return flushed_size_ + used_; }
     uint64_t packets() const noexcept { return packets_; }
+    // Packets in the buffer, not yet handed to the kernel.
+    uint64_t unwritten_packets() const noexcept { return buffered_packets_[0] + buffered_packets_[1]; }
 
     // Buffer one record; flushes first when the buffer lacks room, and reports that flush.
     // `source` copies multi-segment packets; it may be null when every packet is contiguous.

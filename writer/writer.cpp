@@ -65,6 +65,8 @@ StepResult Writer::step(bool) noexcept {
         write_burst(std::span(burst.data(), n), now);
         if (n < burst_size) break;
     }
+    if (unwritten_since_ns_ != 0 && now - unwritten_since_ns_ >= setup_.max_unwritten_ns)
+        [[unlikely]] flush_unwritten();
     if (worked) return StepResult::worked;
     if (!merge_.finished()) return StepResult::idle;
     close_and_publish();
@@ -99,8 +101,26 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
         newest_ts_ns_ = std::max(newest_ts_ns_, p.ts_ns);
     }
     account(flushed);
+    note_unwritten(flushed, now_ns);
     buffers_.release(burst);
     publish_late_counts();
+}
+
+void Writer::note_unwritten(const FlushResult& flushed, uint64_t now_ns) noexcept {
+    const bool flushed_some =
+        (flushed.written[0] | flushed.written[1] | flushed.lost[0] | flushed.lost[1]) != 0;
+    if (!file_.is_open() || file_.unwritten_packets() == 0)
+        unwritten_since_ns_ = 0;
+    else if (unwritten_since_ns_ == 0 || flushed_some)
+        unwritten_since_ns_ = now_ns;
+}
+
+void Writer::flush_unwritten() noexcept {
+    unwritten_since_ns_ = 0;
+    if (!file_.is_open() || file_.direct()) return;  // a partial block would end O_DIRECT
+    FlushResult flushed;
+    file_.flush(flushed);
+    account(flushed);
 }
 
 // A timestamp far ahead of the wall clock (a clock step, a bogus hardware stamp) would name the
@@ -188,6 +208,7 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
 
 void Writer::close_and_publish() noexcept {
     if (!file_.is_open()) return;
+    unwritten_since_ns_ = 0;
     FlushResult flushed;
     if (const int error = file_.close(flushed, setup_.output.sync == SyncPolicy::close); error != 0) {
         file_counters_.sync_errors.add(1);

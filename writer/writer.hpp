@@ -48,6 +48,10 @@ struct WriterSetup {
     // A packet stamped more than this ahead of the wall clock is a bogus stamp or a clock step:
     // it is written with the newest sane timestamp instead and counted as clamped.
     uint64_t max_future_ns = uint64_t{60} * 1'000'000'000u;
+    // A quiet link fills a block slowly (1 MiB of a 10 pps link is a quarter of an hour): what
+    // waits longer than this is handed to the kernel, so a crash of the daemon loses at most
+    // that much, and `written` keeps up with the link. O_DIRECT files write whole blocks only.
+    uint64_t max_unwritten_ns = 1'000'000'000u;
 };
 
 // The writer's counters beyond the per-stage ones of stats/stage_counters.hpp.
@@ -75,6 +79,8 @@ public:
 private:
     void write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept;
     void publish_late_counts() noexcept;
+    void note_unwritten(const FlushResult& flushed, uint64_t now_ns) noexcept;
+    void flush_unwritten() noexcept;
     void open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept;
     void close_and_publish() noexcept;
     void account(const FlushResult& flushed) noexcept;
@@ -94,6 +100,7 @@ private:
     uint64_t first_ts_ns_ = 0;
     uint64_t last_ts_ns_ = 0;
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
+    uint64_t unwritten_since_ns_ = 0;  // wall clock time the oldest unwritten packet was buffered
     PerPort<uint64_t> file_packets_{};
     PerPort<PortTotals> totals_at_last_publish_{};  // per-file counts in index.jsonl are since this
     uint64_t seen_rotate_generation_ = 0;

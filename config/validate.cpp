@@ -100,6 +100,17 @@ void check_threads(Checker& c, const Config& config) {
     // when every stage of a tap is on one core the tap runs as one loop of tasks on it.
 }
 
+void check_dpdk(Checker& c, const Config& config) {
+    const uint32_t descriptors = config.dpdk.rx_descriptors;
+    if (descriptors >= limits::min_rx_descriptors && descriptors <= limits::max_rx_descriptors) return;
+    // Not rounded to a power of two here: each driver adjusts the count to what its NIC takes.
+    c.fail("dpdk.rx_descriptors",
+           std::to_string(descriptors) + " is outside " + std::to_string(limits::min_rx_descriptors) +
+               ".." + std::to_string(limits::max_rx_descriptors) + ", the sizes a DPDK RX ring can "
+               "have; set it within that range (default " +
+               std::to_string(defaults::dpdk_rx_descriptors) + ")");
+}
+
 // The power of two nearest above `value`, kept inside the ring limits.
 uint32_t ring_capacity_hint(uint32_t value) {
     const uint32_t up = std::bit_ceil(std::max(value, limits::min_ring_capacity));
@@ -199,6 +210,7 @@ std::vector<ConfigError> validate_config(const Config& config) {
     Checker checker(config);
     check_taps(checker, config);
     check_threads(checker, config);
+    check_dpdk(checker, config);
     check_ring(checker, config);
     check_output(checker, config);
     check_stats(checker, config);

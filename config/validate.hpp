@@ -21,6 +21,9 @@ inline constexpr uint64_t min_stats_interval_ns = 100'000'000;     // 100ms
 inline constexpr uint64_t max_reorder_window_ns = 10'000'000'000;  // 10s
 inline constexpr uint64_t min_rotate_bytes = 64 * 1024;
 inline constexpr int max_core = 1023;
+// A NIC's RX ring size is a uint16_t in DPDK (rte_eth_rx_queue_setup's nb_rx_desc).
+inline constexpr uint32_t min_rx_descriptors = 1;
+inline constexpr uint32_t max_rx_descriptors = 65535;
 inline constexpr uint32_t max_on_rotate_max = 64;
 }  // namespace limits
 

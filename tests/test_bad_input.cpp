@@ -106,6 +106,8 @@ TEST_CASE("every class of configuration mistake: exit 2, FILE:LINE: KEY and what
         {"out of range", tap + "output: {snaplen: 10}\n", ":4: output.snaplen: 10 is outside 64..262144"},
         {"too short", tap + "stats: {interval: 1ms}\n", ":4: stats.interval: 1ms is shorter than 100ms"},
         {"no such core", tap + "threads: {rx: [5000]}\n", ":4: threads.rx[0]: core 5000 is out of range"},
+        {"descriptors out of range", tap + "dpdk: {rx_descriptors: 0}\n",
+         ":4: dpdk.rx_descriptors: 0 is outside 1..65535"},
         {"bad file mode", tap + "output: {file_mode: \"0666\"}\n",
          ":4: output.file_mode: \"0666\" lets every user write"},
         {"not YAML", "taps: [\n", ":2: not valid YAML"},

@@ -586,6 +586,21 @@ TEST_CASE("impossible values fail validation with the key, line and a fix", "[fa
     SECTION("rotation off is allowed") {
         CHECK(validation_errors(minimal + "output: {rotate: {bytes: 0, seconds: 0}}\n").empty());
     }
+    SECTION("rx_descriptors: 0, or more than DPDK's uint16_t ring size holds") {
+        for (const std::string value : {"0", "65536", "1048576"}) {
+            const auto errors = validation_errors("dpdk:\n  rx_descriptors: " + value + "\n" + minimal);
+            INFO(all(errors));
+            REQUIRE(errors.size() == 1);
+            CHECK(has_error(errors, "t.yaml:2: dpdk.rx_descriptors: " + value + " is outside 1..65535",
+                            "(default 4096)"));
+        }
+    }
+    SECTION("rx_descriptors that are no power of two are the driver's to adjust, not an error") {
+        for (const std::string value : {"1", "1000", "65535"}) {
+            INFO(value);
+            CHECK(validation_errors("dpdk: {rx_descriptors: " + value + "}\n" + minimal).empty());
+        }
+    }
 }
 
 TEST_CASE("Config::error locates later checks, such as the daemon's against devices", "[fast]") {

@@ -1,7 +1,9 @@
 #include "daemon/preflight.hpp"
 
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <utility>
+
+#include "config/validate.hpp"
 
 namespace taprec {
 namespace {
@@ -44,6 +50,29 @@ void check_port(const PortConfig& port, const std::string& key, const Config& co
     }
     if (link_type < 0) link_type = pcap_datalink(p);
     pcap_close(p);
+}
+
+// The cores a thread of this process can be pinned to. Not sched_getaffinity's answer: under
+// isolcpus= every process starts with the isolated cores left out of its mask, yet pinning a
+// stage to one of them is what they are for, and succeeds. The kernel refuses only a core that
+// is offline or outside the process's cpuset; so a helper thread asks for every core and reads
+// back what it was given, and the daemon's own threads keep their masks. Empty if it cannot tell.
+std::vector<int> pinnable_cores() {
+    std::vector<int> cores;
+    std::thread probe([&cores] {
+        cpu_set_t every;
+        CPU_ZERO(&every);
+        for (int core = 0; core < CPU_SETSIZE; ++core) CPU_SET(core, &every);
+        cpu_set_t granted;
+        CPU_ZERO(&granted);
+        if (pthread_setaffinity_np(pthread_self(), sizeof every, &every) != 0 ||
+            pthread_getaffinity_np(pthread_self(), sizeof granted, &granted) != 0)
+            return;
+        for (int core = 0; core < CPU_SETSIZE; ++core)
+            if (CPU_ISSET(core, &granted)) cores.push_back(core);
+    });
+    probe.join();
+    return cores;
 }
 
 // Run as root, taprec obeys its configuration file (which names the programs it runs) and
@@ -129,6 +158,8 @@ std::vector<ConfigError> preflight(const Config& config) {
         check_port(tap.a, key + ".a", config, link_type, errors);
         if (tap.b) check_port(*tap.b, key + ".b", config, link_type, errors);
     }
+    const std::vector<int> cores = pinnable_cores();
+    for (ConfigError& e : check_cores_available(config, cores)) errors.push_back(std::move(e));
     if (const std::string problem = directory_problem(config.output.directory); !problem.empty())
         errors.push_back(config.error(
             "output.directory", problem + "; choose a folder taprec can write, or fix its permissions"));

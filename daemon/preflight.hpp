@@ -1,5 +1,6 @@
 // preflight(): the checks against the machine that need no running driver: capture files exist
-// and open, the output folder can be written, the filter compiles. Run by --check and at start.
+// and open, pinned cores can be pinned to, the output folder can be written, the filter
+// compiles. Run by --check and at start.
 #pragma once
 
 #include <vector>

@@ -235,6 +235,48 @@ TEST_CASE("a pcap interface that does not exist: exit 2 naming it", "[fast][bad_
     CHECK(contains(run.output, "nothing was started"));
 }
 
+TEST_CASE("what the run would refuse, --check refuses first: exit 2 naming FILE:LINE: KEY",
+          "[fast][bad_input]") {
+    TempDir dir;
+    const std::string config = dir.path() + "/c.yaml";
+    const std::string out = "output: {directory: " + dir.path() + "/out}\n";
+    const std::string ethernet = test_data("icmp-echo.pcap");
+    const std::string tap = "taps:\n  - name: t\n    a: {driver: pcap, file: " + ethernet + "}\n";
+    // A core this machine does not have: cores are numbered from 0, so the count is one past.
+    const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
+    REQUIRE(configured > 0);
+    const std::string missing_core = std::to_string(configured);
+    struct Case {
+        const char* what;
+        std::string yaml;
+        std::string message;  // after "c.yaml"
+    };
+    std::vector<Case> cases = {
+        {"descriptors that DPDK's uint16_t cannot hold (no longer clamped)",
+         "dpdk: {rx_descriptors: 1048576}\n" + tap + out,
+         ":1: dpdk.rx_descriptors: 1048576 is outside 1..65535"},
+    };
+    if (configured <= 1023) {
+        cases.push_back({"a core the machine does not have (it was left unpinned)",
+                         tap + "threads: {rx: [0], workers: [" + missing_core + "], writer: 0}\n" + out,
+                         ":4: threads.workers[0]: core " + missing_core + " is not available to taprec"});
+    }
+    for (const Case& c : cases) {
+        write_file(config, c.yaml);
+        for (const bool check : {true, false}) {
+            std::vector<std::string> args = {"--config", config};
+            if (check) args.push_back("--check");
+            const RunResult run = run_taprec(args, {}, 20);
+            INFO(c.what << (check ? " (--check)" : " (run)") << "\n" << c.yaml << "---\n" << run.output);
+            CHECK(run.exit_code == 2);
+            CHECK(contains(run.output, config + c.message));
+            CHECK(contains(run.output, "nothing was started"));
+            CHECK_FALSE(contains(run.output, "configuration OK"));
+            CHECK(list_dir(dir.path()) == std::vector<std::string>{"c.yaml"});  // nothing created
+        }
+    }
+}
+
 TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input]") {
     TempDir dir;
     const std::string config = dir.path() + "/c.yaml";

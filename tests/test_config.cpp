@@ -603,6 +603,43 @@ TEST_CASE("impossible values fail validation with the key, line and a fix", "[fa
     }
 }
 
+TEST_CASE("pinned cores must be cores taprec can be pinned to", "[fast]") {
+    const Config c = parse(minimal + "threads:\n  rx: [9]\n  workers: [1,\n    2]\n  writer: 1\n").config;
+    SECTION("a core the machine does not offer: the key, its line and the cores there are") {
+        const std::vector<int> two_cores = {0, 1};
+        const auto errors = check_cores_available(c, two_cores);
+        INFO(all(errors));
+        REQUIRE(errors.size() == 2);
+        CHECK(errors[0].to_string() == "t.yaml:5: threads.rx[0]: core 9 is not available to taprec "
+                                       "(cores 0-1 are); pin to one of those, or leave threads.rx "
+                                       "out to run unpinned");
+        CHECK(has_error(errors, "t.yaml:7: threads.workers[1]: core 2 is not available to taprec "
+                                "(cores 0-1 are)"));
+    }
+    SECTION("the cores are listed as ranges, in order") {
+        const std::vector<int> scattered = {11, 0, 2, 1, 8, 3, 10};
+        CHECK(has_error(check_cores_available(c, scattered), "t.yaml:5: threads.rx[0]: core 9",
+                        "(cores 0-3,8,10-11 are)"));
+        const std::vector<int> one_core = {1};
+        CHECK(has_error(check_cores_available(c, one_core), "t.yaml:5: threads.rx[0]: core 9",
+                        "(only core 1 is)"));
+    }
+    SECTION("every pinned core offered, nothing pinned, or nothing known: no error") {
+        const std::vector<int> enough = {0, 1, 2, 9};
+        CHECK(check_cores_available(c, enough).empty());
+        const std::vector<int> two_cores = {0, 1};
+        CHECK(check_cores_available(parse(minimal).config, two_cores).empty());
+        CHECK(check_cores_available(c, {}).empty());
+    }
+    SECTION("the writer's core") {
+        const std::vector<int> two_cores = {0, 1};
+        const auto errors = check_cores_available(parse(minimal + "threads: {writer: 4}\n").config, two_cores);
+        INFO(all(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: threads.writer: core 4 is not available", "leave threads.writer out"));
+    }
+}
+
 TEST_CASE("Config::error locates later checks, such as the daemon's against devices", "[fast]") {
     const Config c = parse(design_example).config;
     CHECK(c.error("taps[0].workers", "8 queues requested but port 0000:3b:00.0 offers 4").to_string() ==

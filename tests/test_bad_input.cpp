@@ -223,24 +223,13 @@ TEST_CASE("a clock that steps backwards: every packet written, the ones out of o
     CHECK(invariant_holds(stats, "a"));
 }
 
-TEST_CASE("a pcap interface that does not exist: exit 2 naming it", "[fast][bad_input]") {
-    TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, "taps:\n  - name: live\n    a: {driver: pcap, interface: taprec-nosuch0}\n"
-                       "output: {directory: " + dir.path() + "/out}\n");
-    const RunResult run = run_taprec({"--config", config});
-    INFO(run.output);
-    CHECK(run.exit_code == 2);
-    CHECK(contains(run.output, "pcap interface taprec-nosuch0: No such device exists"));
-    CHECK(contains(run.output, "nothing was started"));
-}
-
 TEST_CASE("what the run would refuse, --check refuses first: exit 2 naming FILE:LINE: KEY",
           "[fast][bad_input]") {
     TempDir dir;
     const std::string config = dir.path() + "/c.yaml";
     const std::string out = "output: {directory: " + dir.path() + "/out}\n";
     const std::string ethernet = test_data("icmp-echo.pcap");
+    const std::string cooked = test_data("nsec-le-tcp-handshake.pcap");  // LINUX_SLL
     const std::string tap = "taps:\n  - name: t\n    a: {driver: pcap, file: " + ethernet + "}\n";
     // A core this machine does not have: cores are numbered from 0, so the count is one past.
     const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
@@ -252,6 +241,13 @@ TEST_CASE("what the run would refuse, --check refuses first: exit 2 naming FILE:
         std::string message;  // after "c.yaml"
     };
     std::vector<Case> cases = {
+        {"an interface that does not exist", "taps:\n  - name: live\n    a: {driver: pcap, "
+                                             "interface: taprec-nosuch0}\n" + out,
+         ":3: taps[0].a.interface: no network interface taprec-nosuch0; give one that `ip link` lists"},
+        {"a tap whose two files have different link types",
+         tap + "    b: {driver: pcap, file: " + cooked + "}\n" + out,
+         ":4: taps[0].b.file: \"" + cooked + "\" has link type LINUX_SLL (113) but port a's \"" +
+             ethernet + "\" has EN10MB (1); both directions go into one pcap file"},
         {"descriptors that DPDK's uint16_t cannot hold (no longer clamped)",
          "dpdk: {rx_descriptors: 1048576}\n" + tap + out,
          ":1: dpdk.rx_descriptors: 1048576 is outside 1..65535"},
@@ -275,6 +271,26 @@ TEST_CASE("what the run would refuse, --check refuses first: exit 2 naming FILE:
             CHECK(list_dir(dir.path()) == std::vector<std::string>{"c.yaml"});  // nothing created
         }
     }
+}
+
+TEST_CASE("what exists passes --check: core 0, lo, libpcap's any, two files of one link type",
+          "[fast][bad_input]") {
+    TempDir dir;
+    const std::string config = dir.path() + "/c.yaml";
+    const std::string ethernet = test_data("icmp-echo.pcap");
+    write_file(config, "taps:\n"
+                       "  - name: t\n"
+                       "    a: {driver: pcap, file: " + ethernet + "}\n"
+                       "    b: {driver: pcap, file: " + test_data("ftp-ipv4.pcap") + "}\n"
+                       "  - name: loopback\n    a: {driver: pcap, interface: lo}\n"
+                       "  - name: all\n    a: {driver: pcap, interface: any}\n"
+                       "threads: {rx: [0], workers: [0], writer: 0}\n"
+                       "dpdk: {rx_descriptors: 65535}\n"
+                       "output: {directory: " + dir.path() + "/out}\n");
+    const RunResult run = run_taprec({"--config", config, "--check"}, {}, 20);
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.output, "configuration OK"));
 }
 
 TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input]") {

@@ -293,6 +293,38 @@ TEST_CASE("what exists passes --check: core 0, lo, libpcap's any, two files of o
     CHECK(contains(run.output, "configuration OK"));
 }
 
+TEST_CASE("command-line mistakes: exit 2 with the usage, nothing run", "[fast][bad_input]") {
+    TempDir dir;
+    const std::string a = dir.path() + "/a.yaml", b = dir.path() + "/b.yaml";
+    write_file(a, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out-a", "max"));
+    write_file(b, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out-b", "max"));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"--version", "extra"}, "taprec: --version takes no other arguments"},
+        {{"--config", a, "--version"}, "taprec: --version takes no other arguments"},
+        {{"--config", a, "--config", b, "--check"}, "taprec: --config given twice; give one FILE"},
+        {{"--config=" + a, "-c", b, "--check"}, "taprec: --config given twice; give one FILE"},
+        {{"--config", a, "--check", "extra"}, "taprec: unknown argument 'extra'"},
+        {{"--check", "--config"}, "taprec: --config needs a FILE"},
+    };
+    for (const Case& c : cases) {
+        std::string line;
+        for (const std::string& arg : c.args) line += " " + arg;
+        const RunResult run = run_taprec(c.args, {}, 20);
+        INFO("taprec" << line << "\n" << run.output);
+        CHECK(run.exit_code == 2);
+        CHECK(contains(run.output, c.message + "\nusage:\n"));
+        CHECK_FALSE(contains(run.output, "configuration OK"));
+    }
+    CHECK(list_dir(dir.path()) == std::vector<std::string>{"a.yaml", "b.yaml"});  // nothing ran
+    const RunResult version = run_taprec({"--version"}, {}, 20);
+    CHECK(version.exit_code == 0);
+    CHECK(version.output.rfind("taprec ", 0) == 0);
+}
+
 TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input]") {
     TempDir dir;
     const std::string config = dir.path() + "/c.yaml";

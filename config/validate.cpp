@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "config/units.hpp"
 
@@ -98,6 +99,42 @@ void check_threads(Checker& c, const Config& config) {
     }
     // Fewer cores than workers is no mistake: they are handed out in order and shared, and
     // when every stage of a tap is on one core the tap runs as one loop of tasks on it.
+}
+
+// Every pinned core with its key: "threads.rx[0]", ..., "threads.writer".
+std::vector<std::pair<std::string, int>> pinned_cores(const ThreadsConfig& threads) {
+    std::vector<std::pair<std::string, int>> pinned;
+    for (size_t i = 0; i < threads.rx.size(); ++i)
+        pinned.emplace_back("threads.rx[" + std::to_string(i) + "]", threads.rx[i]);
+    for (size_t i = 0; i < threads.workers.size(); ++i)
+        pinned.emplace_back("threads.workers[" + std::to_string(i) + "]", threads.workers[i]);
+    if (threads.writer) pinned.emplace_back("threads.writer", *threads.writer);
+    return pinned;
+}
+
+// Sorted core numbers as a cpu list, the way taskset and /sys write them: "0-3,8,10-11".
+std::string cpu_list(std::span<const int> cores) {
+    std::string out;
+    for (size_t i = 0; i < cores.size();) {
+        size_t j = i;
+        while (j + 1 < cores.size() && cores[j + 1] == cores[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += std::to_string(cores[i]);
+        if (j > i) out += '-' + std::to_string(cores[j]);
+        i = j + 1;
+    }
+    return out;
+}
+
+void check_dpdk(Checker& c, const Config& config) {
+    const uint32_t descriptors = config.dpdk.rx_descriptors;
+    if (descriptors >= limits::min_rx_descriptors && descriptors <= limits::max_rx_descriptors) return;
+    // Not rounded to a power of two here: each driver adjusts the count to what its NIC takes.
+    c.fail("dpdk.rx_descriptors",
+           std::to_string(descriptors) + " is outside " + std::to_string(limits::min_rx_descriptors) +
+               ".." + std::to_string(limits::max_rx_descriptors) + ", the sizes a DPDK RX ring can "
+               "have; set it within that range (default " +
+               std::to_string(defaults::dpdk_rx_descriptors) + ")");
 }
 
 // The power of two nearest above `value`, kept inside the ring limits.
@@ -199,11 +236,29 @@ std::vector<ConfigError> validate_config(const Config& config) {
     Checker checker(config);
     check_taps(checker, config);
     check_threads(checker, config);
+    check_dpdk(checker, config);
     check_ring(checker, config);
     check_output(checker, config);
     check_stats(checker, config);
     check_account(checker, config.user, "user");
     check_account(checker, config.group, "group");
+    return checker.take();
+}
+
+std::vector<ConfigError> check_cores_available(const Config& config, std::span<const int> available) {
+    if (available.empty()) return {};
+    Checker checker(config);
+    std::vector<int> sorted(available.begin(), available.end());
+    std::sort(sorted.begin(), sorted.end());
+    const std::string offer = sorted.size() == 1 ? "only core " + cpu_list(sorted) + " is"
+                                                 : "cores " + cpu_list(sorted) + " are";
+    for (const auto& [key, core] : pinned_cores(config.threads)) {
+        if (std::binary_search(sorted.begin(), sorted.end(), core)) continue;
+        const std::string list_key = key.substr(0, key.find('['));
+        checker.fail(key, "core " + std::to_string(core) + " is not available to taprec (" + offer +
+                              "); pin to one of those, or leave " + list_key +
+                              " out to run unpinned");
+    }
     return checker.take();
 }
 

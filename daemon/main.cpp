@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "stats")
         return taprec::run_stats_command({args.begin() + 1, args.end()});
     Options options;
+    bool seen_config = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
         if (arg == "--help" || arg == "-h") {
@@ -77,16 +78,22 @@ int main(int argc, char** argv) {
             return exit_ok;
         }
         if (arg == "--version") {
+            if (args.size() > 1) return usage_error("--version takes no other arguments");
             std::printf("taprec %s\n", TAPREC_VERSION);
             return exit_ok;
         }
         if (arg == "--check") {
             options.check = true;
-        } else if (arg == "--config" || arg == "-c") {
-            if (i + 1 == args.size()) return usage_error("--config needs a FILE");
-            options.config_path = std::string(args[++i]);
-        } else if (arg.starts_with("--config=")) {
-            options.config_path = std::string(arg.substr(9));
+        } else if (arg == "--config" || arg == "-c" || arg.starts_with("--config=")) {
+            // Two files are no merge of the two: which one would the service run?
+            if (seen_config) return usage_error("--config given twice; give one FILE");
+            seen_config = true;
+            if (arg.starts_with("--config=")) {
+                options.config_path = std::string(arg.substr(9));
+            } else {
+                if (i + 1 == args.size()) return usage_error("--config needs a FILE");
+                options.config_path = std::string(args[++i]);
+            }
         } else {
             return usage_error("unknown argument '" + std::string(arg) + "'");
         }

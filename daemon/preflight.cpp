@@ -1,7 +1,10 @@
 #include "daemon/preflight.hpp"
 
+#include <net/if.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <utility>
+
+#include "config/validate.hpp"
 
 namespace taprec {
 namespace {
@@ -31,19 +38,74 @@ std::string directory_problem(const std::string& path) {
     return "";
 }
 
-void check_port(const PortConfig& port, const std::string& key, const Config& config,
-                int& link_type, std::vector<ConfigError>& errors) {
-    if (port.driver != DriverKind::pcap || port.file.empty()) return;
+// The name libpcap gives a link type, with its number: "EN10MB (1)".
+std::string link_type_name(int link_type) {
+    const char* name = pcap_datalink_val_to_name(link_type);
+    return (name != nullptr ? std::string(name) + " " : std::string()) + "(" +
+           std::to_string(link_type) + ")";
+}
+
+// Whether libpcap can capture on `name`: a network interface of this process's network
+// namespace (the one the daemon captures in, also under `ip netns exec`), or one of libpcap's
+// own devices that are no interface, such as any, nflog or usbmon0.
+bool capture_device_exists(const std::string& name) {
+    if (::if_nametoindex(name.c_str()) != 0) return true;
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_if_t* devices = nullptr;
+    if (pcap_findalldevs(&devices, err) != 0) return true;  // cannot tell: opening it will
+    bool found = false;
+    for (const pcap_if_t* d = devices; d != nullptr && !found; d = d->next) found = name == d->name;
+    pcap_freealldevs(devices);
+    return found;
+}
+
+// A pcap port: its interface exists, or its file opens. Returns the file's link type, else -1.
+int check_port(const PortConfig& port, const std::string& key, const Config& config,
+               std::vector<ConfigError>& errors) {
+    if (port.driver != DriverKind::pcap) return -1;
+    if (!port.interface.empty()) {
+        if (!capture_device_exists(port.interface))
+            errors.push_back(config.error(key + ".interface",
+                                          "no network interface " + port.interface +
+                                              "; give one that `ip link` lists (in the network "
+                                              "namespace taprec runs in)"));
+        return -1;
+    }
+    if (port.file.empty()) return -1;
     char err[PCAP_ERRBUF_SIZE] = {};
     pcap_t* p = pcap_open_offline(port.file.c_str(), err);
     if (p == nullptr) {
         errors.push_back(config.error(key + ".file", std::string("cannot read \"") + port.file +
                                                          "\": " + err +
                                                          "; give the path of a pcap or pcapng file"));
-        return;
+        return -1;
     }
-    if (link_type < 0) link_type = pcap_datalink(p);
+    const int link_type = pcap_datalink(p);
     pcap_close(p);
+    return link_type;
+}
+
+// The cores a thread of this process can be pinned to. Not sched_getaffinity's answer: under
+// isolcpus= every process starts with the isolated cores left out of its mask, yet pinning a
+// stage to one of them is what they are for, and succeeds. The kernel refuses only a core that
+// is offline or outside the process's cpuset; so a helper thread asks for every core and reads
+// back what it was given, and the daemon's own threads keep their masks. Empty if it cannot tell.
+std::vector<int> pinnable_cores() {
+    std::vector<int> cores;
+    std::thread probe([&cores] {
+        cpu_set_t every;
+        CPU_ZERO(&every);
+        for (int core = 0; core < CPU_SETSIZE; ++core) CPU_SET(core, &every);
+        cpu_set_t granted;
+        CPU_ZERO(&granted);
+        if (pthread_setaffinity_np(pthread_self(), sizeof every, &every) != 0 ||
+            pthread_getaffinity_np(pthread_self(), sizeof granted, &granted) != 0)
+            return;
+        for (int core = 0; core < CPU_SETSIZE; ++core)
+            if (CPU_ISSET(core, &granted)) cores.push_back(core);
+    });
+    probe.join();
+    return cores;
 }
 
 // Run as root, taprec obeys its configuration file (which names the programs it runs) and
@@ -122,13 +184,22 @@ void check_ownership(const Config& config, std::vector<ConfigError>& errors) {
 std::vector<ConfigError> preflight(const Config& config) {
     std::vector<ConfigError> errors;
     check_ownership(config, errors);
-    int link_type = -1;
+    int link_type = -1;  // the first capture file's, to compile the filter for
     for (size_t t = 0; t < config.taps.size(); ++t) {
         const TapConfig& tap = config.taps[t];
         const std::string key = "taps[" + std::to_string(t) + "]";
-        check_port(tap.a, key + ".a", config, link_type, errors);
-        if (tap.b) check_port(*tap.b, key + ".b", config, link_type, errors);
+        const int a_link_type = check_port(tap.a, key + ".a", config, errors);
+        const int b_link_type = tap.b ? check_port(*tap.b, key + ".b", config, errors) : -1;
+        if (link_type < 0) link_type = a_link_type >= 0 ? a_link_type : b_link_type;
+        if (a_link_type >= 0 && b_link_type >= 0 && a_link_type != b_link_type)
+            errors.push_back(config.error(
+                key + ".b.file",
+                "\"" + tap.b->file + "\" has link type " + link_type_name(b_link_type) +
+                    " but port a's \"" + tap.a.file + "\" has " + link_type_name(a_link_type) +
+                    "; both directions go into one pcap file, so give captures of one link type"));
     }
+    const std::vector<int> cores = pinnable_cores();
+    for (ConfigError& e : check_cores_available(config, cores)) errors.push_back(std::move(e));
     if (const std::string problem = directory_problem(config.output.directory); !problem.empty())
         errors.push_back(config.error(
             "output.directory", problem + "; choose a folder taprec can write, or fix its permissions"));

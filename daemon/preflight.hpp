@@ -1,5 +1,7 @@
 // preflight(): the checks against the machine that need no running driver: capture files exist
-// and open, the output folder can be written, the filter compiles. Run by --check and at start.
+// and open, and both of a tap's files have one link type; live interfaces exist; pinned cores
+// can be pinned to; the output folder can be written; the filter compiles. Run by --check and
+// at start, so --check finds what the run would refuse.
 #pragma once
 
 #include <vector>

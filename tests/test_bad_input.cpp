@@ -106,6 +106,8 @@ TEST_CASE("every class of configuration mistake: exit 2, FILE:LINE: KEY and what
         {"out of range", tap + "output: {snaplen: 10}\n", ":4: output.snaplen: 10 is outside 64..262144"},
         {"too short", tap + "stats: {interval: 1ms}\n", ":4: stats.interval: 1ms is shorter than 100ms"},
         {"no such core", tap + "threads: {rx: [5000]}\n", ":4: threads.rx[0]: core 5000 is out of range"},
+        {"descriptors out of range", tap + "dpdk: {rx_descriptors: 0}\n",
+         ":4: dpdk.rx_descriptors: 0 is outside 1..65535"},
         {"bad file mode", tap + "output: {file_mode: \"0666\"}\n",
          ":4: output.file_mode: \"0666\" lets every user write"},
         {"not YAML", "taps: [\n", ":2: not valid YAML"},
@@ -221,16 +223,106 @@ TEST_CASE("a clock that steps backwards: every packet written, the ones out of o
     CHECK(invariant_holds(stats, "a"));
 }
 
-TEST_CASE("a pcap interface that does not exist: exit 2 naming it", "[fast][bad_input]") {
+TEST_CASE("what the run would refuse, --check refuses first: exit 2 naming FILE:LINE: KEY",
+          "[fast][bad_input]") {
     TempDir dir;
     const std::string config = dir.path() + "/c.yaml";
-    write_file(config, "taps:\n  - name: live\n    a: {driver: pcap, interface: taprec-nosuch0}\n"
+    const std::string out = "output: {directory: " + dir.path() + "/out}\n";
+    const std::string ethernet = test_data("icmp-echo.pcap");
+    const std::string cooked = test_data("nsec-le-tcp-handshake.pcap");  // LINUX_SLL
+    const std::string tap = "taps:\n  - name: t\n    a: {driver: pcap, file: " + ethernet + "}\n";
+    // A core this machine does not have: cores are numbered from 0, so the count is one past.
+    const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
+    REQUIRE(configured > 0);
+    const std::string missing_core = std::to_string(configured);
+    struct Case {
+        const char* what;
+        std::string yaml;
+        std::string message;  // after "c.yaml"
+    };
+    std::vector<Case> cases = {
+        {"an interface that does not exist", "taps:\n  - name: live\n    a: {driver: pcap, "
+                                             "interface: taprec-nosuch0}\n" + out,
+         ":3: taps[0].a.interface: no network interface taprec-nosuch0; give one that `ip link` lists"},
+        {"a tap whose two files have different link types",
+         tap + "    b: {driver: pcap, file: " + cooked + "}\n" + out,
+         ":4: taps[0].b.file: \"" + cooked + "\" has link type LINUX_SLL (113) but port a's \"" +
+             ethernet + "\" has EN10MB (1); both directions go into one pcap file"},
+        {"descriptors that DPDK's uint16_t cannot hold (no longer clamped)",
+         "dpdk: {rx_descriptors: 1048576}\n" + tap + out,
+         ":1: dpdk.rx_descriptors: 1048576 is outside 1..65535"},
+    };
+    if (configured <= 1023) {
+        cases.push_back({"a core the machine does not have (it was left unpinned)",
+                         tap + "threads: {rx: [0], workers: [" + missing_core + "], writer: 0}\n" + out,
+                         ":4: threads.workers[0]: core " + missing_core + " is not available to taprec"});
+    }
+    for (const Case& c : cases) {
+        write_file(config, c.yaml);
+        for (const bool check : {true, false}) {
+            std::vector<std::string> args = {"--config", config};
+            if (check) args.push_back("--check");
+            const RunResult run = run_taprec(args, {}, 20);
+            INFO(c.what << (check ? " (--check)" : " (run)") << "\n" << c.yaml << "---\n" << run.output);
+            CHECK(run.exit_code == 2);
+            CHECK(contains(run.output, config + c.message));
+            CHECK(contains(run.output, "nothing was started"));
+            CHECK_FALSE(contains(run.output, "configuration OK"));
+            CHECK(list_dir(dir.path()) == std::vector<std::string>{"c.yaml"});  // nothing created
+        }
+    }
+}
+
+TEST_CASE("what exists passes --check: core 0, lo, libpcap's any, two files of one link type",
+          "[fast][bad_input]") {
+    TempDir dir;
+    const std::string config = dir.path() + "/c.yaml";
+    const std::string ethernet = test_data("icmp-echo.pcap");
+    write_file(config, "taps:\n"
+                       "  - name: t\n"
+                       "    a: {driver: pcap, file: " + ethernet + "}\n"
+                       "    b: {driver: pcap, file: " + test_data("ftp-ipv4.pcap") + "}\n"
+                       "  - name: loopback\n    a: {driver: pcap, interface: lo}\n"
+                       "  - name: all\n    a: {driver: pcap, interface: any}\n"
+                       "threads: {rx: [0], workers: [0], writer: 0}\n"
+                       "dpdk: {rx_descriptors: 65535}\n"
                        "output: {directory: " + dir.path() + "/out}\n");
-    const RunResult run = run_taprec({"--config", config});
+    const RunResult run = run_taprec({"--config", config, "--check"}, {}, 20);
     INFO(run.output);
-    CHECK(run.exit_code == 2);
-    CHECK(contains(run.output, "pcap interface taprec-nosuch0: No such device exists"));
-    CHECK(contains(run.output, "nothing was started"));
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.output, "configuration OK"));
+}
+
+TEST_CASE("command-line mistakes: exit 2 with the usage, nothing run", "[fast][bad_input]") {
+    TempDir dir;
+    const std::string a = dir.path() + "/a.yaml", b = dir.path() + "/b.yaml";
+    write_file(a, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out-a", "max"));
+    write_file(b, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out-b", "max"));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"--version", "extra"}, "taprec: --version takes no other arguments"},
+        {{"--config", a, "--version"}, "taprec: --version takes no other arguments"},
+        {{"--config", a, "--config", b, "--check"}, "taprec: --config given twice; give one FILE"},
+        {{"--config=" + a, "-c", b, "--check"}, "taprec: --config given twice; give one FILE"},
+        {{"--config", a, "--check", "extra"}, "taprec: unknown argument 'extra'"},
+        {{"--check", "--config"}, "taprec: --config needs a FILE"},
+    };
+    for (const Case& c : cases) {
+        std::string line;
+        for (const std::string& arg : c.args) line += " " + arg;
+        const RunResult run = run_taprec(c.args, {}, 20);
+        INFO("taprec" << line << "\n" << run.output);
+        CHECK(run.exit_code == 2);
+        CHECK(contains(run.output, c.message + "\nusage:\n"));
+        CHECK_FALSE(contains(run.output, "configuration OK"));
+    }
+    CHECK(list_dir(dir.path()) == std::vector<std::string>{"a.yaml", "b.yaml"});  // nothing ran
+    const RunResult version = run_taprec({"--version"}, {}, 20);
+    CHECK(version.exit_code == 0);
+    CHECK(version.output.rfind("taprec ", 0) == 0);
 }
 
 TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input]") {

@@ -586,6 +586,58 @@ TEST_CASE("impossible values fail validation with the key, line and a fix", "[fa
     SECTION("rotation off is allowed") {
         CHECK(validation_errors(minimal + "output: {rotate: {bytes: 0, seconds: 0}}\n").empty());
     }
+    SECTION("rx_descriptors: 0, or more than DPDK's uint16_t ring size holds") {
+        for (const std::string value : {"0", "65536", "1048576"}) {
+            const auto errors = validation_errors("dpdk:\n  rx_descriptors: " + value + "\n" + minimal);
+            INFO(all(errors));
+            REQUIRE(errors.size() == 1);
+            CHECK(has_error(errors, "t.yaml:2: dpdk.rx_descriptors: " + value + " is outside 1..65535",
+                            "(default 4096)"));
+        }
+    }
+    SECTION("rx_descriptors that are no power of two are the driver's to adjust, not an error") {
+        for (const std::string value : {"1", "1000", "65535"}) {
+            INFO(value);
+            CHECK(validation_errors("dpdk: {rx_descriptors: " + value + "}\n" + minimal).empty());
+        }
+    }
+}
+
+TEST_CASE("pinned cores must be cores taprec can be pinned to", "[fast]") {
+    const Config c = parse(minimal + "threads:\n  rx: [9]\n  workers: [1,\n    2]\n  writer: 1\n").config;
+    SECTION("a core the machine does not offer: the key, its line and the cores there are") {
+        const std::vector<int> two_cores = {0, 1};
+        const auto errors = check_cores_available(c, two_cores);
+        INFO(all(errors));
+        REQUIRE(errors.size() == 2);
+        CHECK(errors[0].to_string() == "t.yaml:5: threads.rx[0]: core 9 is not available to taprec "
+                                       "(cores 0-1 are); pin to one of those, or leave threads.rx "
+                                       "out to run unpinned");
+        CHECK(has_error(errors, "t.yaml:7: threads.workers[1]: core 2 is not available to taprec "
+                                "(cores 0-1 are)"));
+    }
+    SECTION("the cores are listed as ranges, in order") {
+        const std::vector<int> scattered = {11, 0, 2, 1, 8, 3, 10};
+        CHECK(has_error(check_cores_available(c, scattered), "t.yaml:5: threads.rx[0]: core 9",
+                        "(cores 0-3,8,10-11 are)"));
+        const std::vector<int> one_core = {1};
+        CHECK(has_error(check_cores_available(c, one_core), "t.yaml:5: threads.rx[0]: core 9",
+                        "(only core 1 is)"));
+    }
+    SECTION("every pinned core offered, nothing pinned, or nothing known: no error") {
+        const std::vector<int> enough = {0, 1, 2, 9};
+        CHECK(check_cores_available(c, enough).empty());
+        const std::vector<int> two_cores = {0, 1};
+        CHECK(check_cores_available(parse(minimal).config, two_cores).empty());
+        CHECK(check_cores_available(c, {}).empty());
+    }
+    SECTION("the writer's core") {
+        const std::vector<int> two_cores = {0, 1};
+        const auto errors = check_cores_available(parse(minimal + "threads: {writer: 4}\n").config, two_cores);
+        INFO(all(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK(has_error(errors, "t.yaml:4: threads.writer: core 4 is not available", "leave threads.writer out"));
+    }
 }
 
 TEST_CASE("Config::error locates later checks, such as the daemon's against devices", "[fast]") {

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "config/units.hpp"
@@ -154,6 +155,32 @@ void check_ring(Checker& c, const Config& config) {
                                 std::to_string(ring_capacity_hint(capacity)));
 }
 
+// What is wrong with an output.name pattern, or "": it takes {tap} and strftime's conversions
+// (an unknown one would be copied into every name as it is), and taprec adds ".pcap" itself.
+std::string name_pattern_problem(const std::string& name) {
+    static constexpr std::string_view conversions = "aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ+%";
+    for (size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '{') {
+            if (name.compare(i, 5, "{tap}") != 0) {
+                const size_t end = name.find('}', i);
+                return "has " + (end == std::string::npos ? name.substr(i) : name.substr(i, end + 1 - i)) +
+                       "; the only placeholder is {tap} (and strftime's %-conversions)";
+            }
+            i += 4;
+        } else if (name[i] == '%') {
+            size_t j = i + 1;
+            if (j < name.size() && (name[j] == 'E' || name[j] == 'O')) ++j;  // %Ey, %Od, ...
+            if (j >= name.size() || conversions.find(name[j]) == std::string_view::npos)
+                return "has " + name.substr(i, j + 1 - i) +
+                       ", which strftime does not convert; write %% for a literal %";
+            i = j;
+        }
+    }
+    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".pcap") == 0)
+        return "ends in .pcap, which taprec adds itself; leave it out";
+    return "";
+}
+
 void check_output(Checker& c, const Config& config) {
     const OutputConfig& output = config.output;
     if (output.directory.empty() || output.directory.front() != '/') {
@@ -167,6 +194,8 @@ void check_output(Checker& c, const Config& config) {
     } else if (output.name.find('/') != std::string::npos) {
         c.fail("output.name", quote(output.name) + " contains '/'; files go straight into "
                               "DIRECTORY/TAP/, so use '-' or '_' instead");
+    } else if (const std::string problem = name_pattern_problem(output.name); !problem.empty()) {
+        c.fail("output.name", quote(output.name) + " " + problem);
     }
     if (output.snaplen < limits::min_snaplen || output.snaplen > limits::max_snaplen) {
         c.fail("output.snaplen", std::to_string(output.snaplen) + " is outside " +
@@ -210,6 +239,11 @@ void check_output(Checker& c, const Config& config) {
 }
 
 void check_stats(Checker& c, const Config& config) {
+    const std::string& textfile = config.stats.prometheus_textfile;
+    if (!textfile.empty() && textfile.front() != '/')
+        c.fail("stats.prometheus_textfile",
+               quote(textfile) + " is not an absolute path; the service starts in /, so give the "
+                                 "full path, e.g. /var/lib/prometheus/node-exporter/taprec.prom");
     if (config.stats.interval_ns < limits::min_stats_interval_ns) {
         c.fail("stats.interval", format_duration(config.stats.interval_ns) + " is shorter than " +
                                      format_duration(limits::min_stats_interval_ns) + "; set it to " +

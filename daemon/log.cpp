@@ -46,7 +46,11 @@ bool log_is_interactive() {
     return tty;
 }
 
-void log(LogLevel level, std::string_view message) {
+namespace {
+
+// One line on stderr: the status line cleared first, the journal's priority under systemd, and
+// when `decorated` a local timestamp (off journald) and "taprec LEVEL: ".
+void emit(LogLevel level, std::string_view message, bool decorated) {
     std::lock_guard lock(log_mutex);
     std::string line;
     if (status_line_shown) {
@@ -55,7 +59,7 @@ void log(LogLevel level, std::string_view message) {
     }
     if (under_journald()) {
         line += "<" + std::to_string(journal_priority(level)) + ">";
-    } else {
+    } else if (decorated) {
         char stamp[32];
         const time_t now = time(nullptr);
         tm local{};
@@ -63,14 +67,22 @@ void log(LogLevel level, std::string_view message) {
         strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &local);
         line += stamp;
     }
-    line += "taprec ";
-    line += level_name(level);
-    line += ": ";
+    if (decorated) {
+        line += "taprec ";
+        line += level_name(level);
+        line += ": ";
+    }
     line += message;
     line += "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
+
+}  // namespace
+
+void log(LogLevel level, std::string_view message) { emit(level, message, true); }
+
+void log_line(LogLevel level, std::string_view line) { emit(level, line, false); }
 
 void log_status_line(std::string_view status) {
     std::lock_guard lock(log_mutex);

@@ -110,9 +110,10 @@ int main(int argc, char** argv) {
     }
     if (!errors.empty()) {
         for (const taprec::ConfigError& e : errors)
-            std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        std::fprintf(stderr, "taprec: %zu configuration error%s; nothing was started\n",
-                     errors.size(), errors.size() == 1 ? "" : "s");
+            taprec::log_line(taprec::LogLevel::error, e.to_string());
+        taprec::log_line(taprec::LogLevel::error,
+                         "taprec: " + std::to_string(errors.size()) + " configuration error" +
+                             (errors.size() == 1 ? "" : "s") + "; nothing was started");
         return exit_usage;
     }
     if (options.check) {

@@ -108,6 +108,14 @@ TEST_CASE("every class of configuration mistake: exit 2, FILE:LINE: KEY and what
         {"no such core", tap + "threads: {rx: [5000]}\n", ":4: threads.rx[0]: core 5000 is out of range"},
         {"descriptors out of range", tap + "dpdk: {rx_descriptors: 0}\n",
          ":4: dpdk.rx_descriptors: 0 is outside 1..65535"},
+        {"unknown placeholder", tap + "output: {name: \"{tapx}-%s\"}\n",
+         ":4: output.name: \"{tapx}-%s\" has {tapx}; the only placeholder is {tap}"},
+        {"unknown conversion", tap + "output: {name: \"{tap}-%Q\"}\n",
+         ":4: output.name: \"{tap}-%Q\" has %Q, which strftime does not convert"},
+        {"name with .pcap", tap + "output: {name: \"{tap}-%s.pcap\"}\n",
+         ":4: output.name: \"{tap}-%s.pcap\" ends in .pcap, which taprec adds itself"},
+        {"relative metrics file", tap + "stats: {prometheus_textfile: taprec.prom}\n",
+         ":4: stats.prometheus_textfile: \"taprec.prom\" is not an absolute path"},
         {"bad file mode", tap + "output: {file_mode: \"0666\"}\n",
          ":4: output.file_mode: \"0666\" lets every user write"},
         {"not YAML", "taps: [\n", ":2: not valid YAML"},
@@ -291,6 +299,35 @@ TEST_CASE("what exists passes --check: core 0, lo, libpcap's any, two files of o
     INFO(run.output);
     CHECK(run.exit_code == 0);
     CHECK(contains(run.output, "configuration OK"));
+}
+
+TEST_CASE("under systemd every line carries its journal priority, configuration errors too",
+          "[fast][bad_input]") {
+    TempDir dir;
+    const std::string bad = dir.path() + "/bad.yaml", good = dir.path() + "/good.yaml";
+    write_file(bad, "tapz: []\n");
+    write_file(good, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out", "max"));
+    ::setenv("JOURNAL_STREAM", "8:12345", 1);  // what systemd sets for a service's stderr
+    const RunResult refused = run_taprec({"--config", bad}, {}, 20);
+    const RunResult ran = run_taprec({"--config", good}, {}, 30);
+    ::unsetenv("JOURNAL_STREAM");
+    INFO(refused.output);
+    INFO(ran.output);
+    CHECK(refused.exit_code == 2);
+    CHECK(ran.exit_code == 0);
+    auto lines_of = [](const std::string& text) {
+        std::vector<std::string> lines;
+        size_t start = 0;
+        for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+            if (end > start) lines.push_back(text.substr(start, end - start));
+        return lines;
+    };
+    const std::vector<std::string> errors = lines_of(refused.output);
+    REQUIRE(errors.size() >= 2);
+    for (const std::string& line : errors) CHECK(line.rfind("<3>", 0) == 0);
+    CHECK(contains(refused.output, "<3>" + bad + ":1: tapz: unknown key"));
+    for (const std::string& line : lines_of(ran.output))
+        CHECK((line.rfind("<6>taprec info: ", 0) == 0 || line.rfind("<4>taprec warning: ", 0) == 0));
 }
 
 TEST_CASE("command-line mistakes: exit 2 with the usage, nothing run", "[fast][bad_input]") {

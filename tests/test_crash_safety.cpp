@@ -97,8 +97,18 @@ TEST_CASE("kill -9 at random moments under load, restart each time: published fi
     write_file(config, config_for(capture, dir.path() + "/out", "max"));
     const std::string tap = dir.path() + "/out/w";
 
+    // How long a replay takes on this machine, so that each kill lands within one. (A fixed 150
+    // to 1200 ms fitted only while naming probed every name the earlier runs had left, which
+    // made each run slower than the one before.)
+    const auto clean_start = std::chrono::steady_clock::now();
+    const RunResult clean_run = run_taprec({"--config", config});
+    const auto replay = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - clean_start);
+    INFO(clean_run.output);
+    REQUIRE(clean_run.exit_code == 0);
     std::mt19937 random(std::random_device{}());
-    std::uniform_int_distribution<int> delay_ms(150, 1200);
+    std::uniform_int_distribution<int> delay_ms(int(replay.count() / 4),
+                                                int(replay.count() * 3 / 4));
     constexpr int iterations = 8;
     int killed = 0;
     for (int i = 0; i < iterations; ++i) {

@@ -4,12 +4,14 @@
 // on_rotate hooks that fail or hang; a full disk; timestamps far in the future.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -124,6 +126,30 @@ TEST_CASE("retention plan: max_files, max_bytes with the file being written, min
     d = taprec::plan_retention(files, 0, taprec::DiskSpace{100000, 0}, r);
     CHECK(d.delete_count == 10);
     CHECK(d.min_free_unreachable);  // capture goes on regardless
+}
+
+TEST_CASE("retention lists files closed in one tick of the kernel's clock (one mtime) in the "
+          "order their names were given (X, X-1, X-2, X-10)", "[fast][ids_feed]") {
+    TempDir dir;
+    const std::string stem = "w-20120221-165241";
+    const std::vector<std::string> same_tick = {stem + ".pcap", stem + "-1.pcap", stem + "-2.pcap",
+                                                stem + "-10.pcap", "w-20120221-165242.pcap"};
+    const timespec tick[2] = {{1'600'000'000, 4'000'000}, {1'600'000'000, 4'000'000}};
+    for (const std::string& name : same_tick) {
+        write_file(dir.path() + "/" + name, "x");
+        REQUIRE(::utimensat(AT_FDCWD, (dir.path() + "/" + name).c_str(), tick, 0) == 0);
+    }
+    // A tick earlier: first, whatever its name says.
+    const std::string earlier = dir.path() + "/w-20120221-165243.pcap";
+    write_file(earlier, "x");
+    const timespec tick_before[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, earlier.c_str(), tick_before, 0) == 0);
+
+    std::vector<std::string> listed;
+    for (const taprec::StoredFile& f : taprec::list_published(dir.path())) listed.push_back(f.name);
+    std::vector<std::string> expected = {"w-20120221-165243.pcap"};
+    expected.insert(expected.end(), same_tick.begin(), same_tick.end());
+    CHECK(listed == expected);
 }
 
 TEST_CASE("leftovers in .partial: cut to the last whole record and published, foreign files set "

@@ -1,7 +1,8 @@
 // Retention: which published files to delete so the tap folder stays within output.retention.
 //
 // Oldest first, by modification time (the time the file was closed: the kernel's clock, so a
-// bogus packet timestamp cannot make a new file look old), then by name. Files from earlier runs
+// bogus packet timestamp cannot make a new file look old); files closed within one tick of that
+// clock share an mtime and go by name, clash suffixes in number order. Files from earlier runs
 // count like any other: the folder is scanned each time, not remembered. Only published
 // DIRECTORY/TAP/*.pcap files are candidates, never what is in .partial/ (the file being written).
 #pragma once
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -26,8 +28,14 @@ struct DiskSpace {
     uint64_t available_bytes = 0;
 };
 
-// The published files of a tap folder, oldest first.
+// The published files of a tap folder, oldest first by mtime, ties by name_before().
 std::vector<StoredFile> list_published(const std::string& tap_dir);
+// Whether file name `a` comes before `b`: by text, with runs of digits compared as numbers and
+// ".pcap" left out, so the names one stem was given keep their order: X, X-1, X-2, ..., X-10
+// (as text, "X-1.pcap" < "X-10.pcap" < "X-2.pcap" < "X.pcap"). A clash suffix cannot be told
+// from the stem by its form (the default stem ends in -%H%M%S), so none is cut off: stems of
+// fixed-width strftime fields keep their time order this way too.
+bool name_before(std::string_view a, std::string_view b);
 // Bytes of the files in .partial/ (the file being written counts against max_bytes).
 uint64_t partial_bytes(const std::string& partial_dir);
 std::optional<DiskSpace> disk_space(const std::string& dir);

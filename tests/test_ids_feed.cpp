@@ -152,6 +152,61 @@ TEST_CASE("retention lists files closed in one tick of the kernel's clock (one m
     CHECK(listed == expected);
 }
 
+TEST_CASE("the janitor deletes this run's files in the order it published them, after the files "
+          "of earlier runs, whatever their mtimes and names say", "[fast][ids_feed]") {
+    TempDir dir;
+    taprec::OutputDirectory out(dir.path() + "/out", "w", "{tap}-%Y%m%d-%H%M%S");
+    auto stored_at = [&](const std::string& name, time_t seconds) {
+        const std::string path = out.tap_dir() + "/" + name;
+        write_file(path, "x");
+        const timespec mtime[2] = {{seconds, 0}, {seconds, 0}};
+        REQUIRE(::utimensat(AT_FDCWD, path.c_str(), mtime, 0) == 0);
+        return path;
+    };
+    // An earlier run's file with a later mtime than this run's (its clock was ahead).
+    stored_at("w-20200913-122700.pcap", 1'600'000'100);
+    taprec::OutputConfig output;
+    output.retention.max_files = 1;
+    output.retention.min_free_percent = 0;
+    taprec::Janitor janitor(out, output);
+    // This run's two files, closed in one tick; the second named from an earlier packet second
+    // (a late packet opened it), so name order says the opposite of publication order.
+    const std::string first = stored_at("w-20200913-122641.pcap", 1'600'000'000);
+    const std::string second = stored_at("w-20200913-122640.pcap", 1'600'000'000);
+    janitor.file_published(first);
+    janitor.file_published(second);
+    janitor.start();
+    janitor.finish();
+    janitor.join();
+    CHECK(pcap_files(out.tap_dir()) == std::vector<std::string>{"w-20200913-122640.pcap"});
+    CHECK(janitor.retention_counters().deleted_files.get() == 2);
+}
+
+TEST_CASE("publication order: a file seen before the janitor is told of it keeps its place; "
+          "deleted names are forgotten", "[fast][ids_feed]") {
+    auto names = [](const std::vector<taprec::StoredFile>& files) {
+        std::vector<std::string> out;
+        for (const taprec::StoredFile& f : files) out.push_back(f.name);
+        return out;
+    };
+    // As list_published gives them: by mtime; this run's files all in one tick.
+    const taprec::StoredFile earlier{"e.pcap", 1, 9}, a{"a.pcap", 1, 5}, b{"b.pcap", 1, 5},
+        c{"c.pcap", 1, 5};
+    taprec::PublicationOrder order({earlier});
+    order.published("b.pcap");
+    // a is renamed into place but not announced yet (the writer renames, then tells).
+    CHECK(names(order.oldest_first({a, b, earlier})) ==
+          std::vector<std::string>{"e.pcap", "b.pcap", "a.pcap"});
+    order.published("a.pcap");
+    order.published("c.pcap");
+    CHECK(names(order.oldest_first({a, b, c, earlier})) ==
+          std::vector<std::string>{"e.pcap", "b.pcap", "a.pcap", "c.pcap"});
+    // e and b deleted; a file named b later is a new file, the newest.
+    CHECK(names(order.oldest_first({a, c})) == std::vector<std::string>{"a.pcap", "c.pcap"});
+    CHECK(names(order.oldest_first({a, b, c})) ==
+          std::vector<std::string>{"a.pcap", "c.pcap", "b.pcap"});
+}
+
 TEST_CASE("leftovers in .partial: cut to the last whole record and published, foreign files set "
           "aside, empty ones removed, each with a notice", "[fast][ids_feed]") {
     TempDir dir;

@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace taprec {
 namespace {
@@ -70,6 +71,34 @@ std::vector<StoredFile> list_published(const std::string& tap_dir) {
         return x.mtime_ns != y.mtime_ns ? x.mtime_ns < y.mtime_ns : name_before(x.name, y.name);
     });
     return files;
+}
+
+PublicationOrder::PublicationOrder(const std::vector<StoredFile>& earlier_runs) {
+    for (const StoredFile& f : earlier_runs) position_.emplace(f.name, earlier_run);
+}
+
+void PublicationOrder::published(const std::string& name) {
+    // Also over a position given when the file was seen before it was announced: announcements
+    // come in publication order, and a repaired leftover published at start is this run's first.
+    position_[name] = next_position_++;
+}
+
+std::vector<StoredFile> PublicationOrder::oldest_first(std::vector<StoredFile> listed) {
+    std::unordered_map<std::string, uint64_t> still_listed;
+    std::vector<std::pair<uint64_t, size_t>> order;  // position, index in `listed`
+    order.reserve(listed.size());
+    for (size_t i = 0; i < listed.size(); ++i) {
+        const auto known = position_.find(listed[i].name);
+        const uint64_t position = known != position_.end() ? known->second : next_position_++;
+        still_listed.emplace(listed[i].name, position);
+        order.emplace_back(position, i);
+    }
+    position_ = std::move(still_listed);
+    std::sort(order.begin(), order.end());  // the earlier runs' files keep their listed order
+    std::vector<StoredFile> sorted;
+    sorted.reserve(listed.size());
+    for (const auto& [position, i] : order) sorted.push_back(std::move(listed[i]));
+    return sorted;
 }
 
 uint64_t partial_bytes(const std::string& partial_dir) {

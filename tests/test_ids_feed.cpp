@@ -339,6 +339,45 @@ TEST_CASE("retention with files from an earlier run: max_files and max_bytes del
     }
 }
 
+TEST_CASE("retention during a run keeps the files holding the newest packets, and never names "
+          "two files alike, when every file starts in the same second", "[fast][ids_feed]") {
+    TempDir dir;
+    // 1.8 MB of traffic within 2 ms, in 64 KiB files: one stem for all of them, told apart only
+    // by the clash suffix, and closed a few to a tick of the kernel's clock, so many share an
+    // mtime. Each retention pass frees names that a first-free naming would give again.
+    const Capture input =
+        cycled("ipv4-fragments-nfs.pcap", 25 * 53, 1'600'000'000'000'000'000ull, 1'000);
+    const std::string capture = dir.path() + "/one-second.pcap";
+    write_capture(capture, input);
+    const std::string config = dir.path() + "/c.yaml";
+    write_file(config, config_for(capture, dir.path() + "/out", "max",
+                                  "  rotate: {bytes: 64KiB, seconds: 0}\n"
+                                  "  retention: {max_files: 2, min_free_percent: 0}\n"));
+    const RunResult run = run_taprec({"--config", config});
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    const std::string tap = dir.path() + "/out/w";
+
+    // Index order is publication order: w-20200913-122640, then -1, -2, ... with no name twice.
+    const std::string stem = "w-20200913-122640";
+    const std::vector<std::string> indexed = published_files(tap);
+    REQUIRE(indexed.size() > 10);  // past -9 and -10, where text and number order part
+    for (size_t i = 0; i < indexed.size(); ++i)
+        CHECK(indexed[i] == tap + "/" + stem + (i == 0 ? "" : "-" + std::to_string(i)) + ".pcap");
+
+    // The two files left hold the last packets sent, whatever their names.
+    std::vector<Capture> left;
+    for (const std::string& name : pcap_files(tap)) left.push_back(read_capture(tap + "/" + name));
+    REQUIRE(left.size() == 2);
+    std::sort(left.begin(), left.end(), [](const Capture& x, const Capture& y) {
+        return x.packets.front().ts_ns < y.packets.front().ts_ns;
+    });
+    std::vector<Packet> kept;
+    for (const Capture& c : left) kept.insert(kept.end(), c.packets.begin(), c.packets.end());
+    REQUIRE(kept.size() < input.packets.size());
+    CHECK(std::equal(kept.begin(), kept.end(), input.packets.end() - ptrdiff_t(kept.size())));
+}
+
 TEST_CASE("on_rotate: run for each published file without a shell; failures logged with their "
           "exit status; a hanging hook stalls nothing", "[slow][ids_feed]") {
     TempDir dir;

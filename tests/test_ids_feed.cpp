@@ -249,6 +249,7 @@ TEST_CASE("leftovers in .partial: cut to the last whole record and published, fo
     CHECK(index.at("repaired").boolean);
     CHECK(index.u64("packets") == input.packets.size());
     CHECK(index.u64("cut_bytes") == 24);
+    CHECK(index.at("name").text == index.at("file").text);
     CHECK(list_dir(out.partial_dir()) == std::vector<std::string>{"corrupt"});
     CHECK(list_dir(out.partial_dir() + "/corrupt") == std::vector<std::string>{"t-garbage.pcap"});
 }

@@ -4,12 +4,14 @@
 // on_rotate hooks that fail or hang; a full disk; timestamps far in the future.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -126,6 +128,85 @@ TEST_CASE("retention plan: max_files, max_bytes with the file being written, min
     CHECK(d.min_free_unreachable);  // capture goes on regardless
 }
 
+TEST_CASE("retention lists files closed in one tick of the kernel's clock (one mtime) in the "
+          "order their names were given (X, X-1, X-2, X-10)", "[fast][ids_feed]") {
+    TempDir dir;
+    const std::string stem = "w-20120221-165241";
+    const std::vector<std::string> same_tick = {stem + ".pcap", stem + "-1.pcap", stem + "-2.pcap",
+                                                stem + "-10.pcap", "w-20120221-165242.pcap"};
+    const timespec tick[2] = {{1'600'000'000, 4'000'000}, {1'600'000'000, 4'000'000}};
+    for (const std::string& name : same_tick) {
+        write_file(dir.path() + "/" + name, "x");
+        REQUIRE(::utimensat(AT_FDCWD, (dir.path() + "/" + name).c_str(), tick, 0) == 0);
+    }
+    // A tick earlier: first, whatever its name says.
+    const std::string earlier = dir.path() + "/w-20120221-165243.pcap";
+    write_file(earlier, "x");
+    const timespec tick_before[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, earlier.c_str(), tick_before, 0) == 0);
+
+    std::vector<std::string> listed;
+    for (const taprec::StoredFile& f : taprec::list_published(dir.path())) listed.push_back(f.name);
+    std::vector<std::string> expected = {"w-20120221-165243.pcap"};
+    expected.insert(expected.end(), same_tick.begin(), same_tick.end());
+    CHECK(listed == expected);
+}
+
+TEST_CASE("the janitor deletes this run's files in the order it published them, after the files "
+          "of earlier runs, whatever their mtimes and names say", "[fast][ids_feed]") {
+    TempDir dir;
+    taprec::OutputDirectory out(dir.path() + "/out", "w", "{tap}-%Y%m%d-%H%M%S");
+    auto stored_at = [&](const std::string& name, time_t seconds) {
+        const std::string path = out.tap_dir() + "/" + name;
+        write_file(path, "x");
+        const timespec mtime[2] = {{seconds, 0}, {seconds, 0}};
+        REQUIRE(::utimensat(AT_FDCWD, path.c_str(), mtime, 0) == 0);
+        return path;
+    };
+    // An earlier run's file with a later mtime than this run's (its clock was ahead).
+    stored_at("w-20200913-122700.pcap", 1'600'000'100);
+    taprec::OutputConfig output;
+    output.retention.max_files = 1;
+    output.retention.min_free_percent = 0;
+    taprec::Janitor janitor(out, output);
+    // This run's two files, closed in one tick; the second named from an earlier packet second
+    // (a late packet opened it), so name order says the opposite of publication order.
+    const std::string first = stored_at("w-20200913-122641.pcap", 1'600'000'000);
+    const std::string second = stored_at("w-20200913-122640.pcap", 1'600'000'000);
+    janitor.file_published(first);
+    janitor.file_published(second);
+    janitor.start();
+    janitor.finish();
+    janitor.join();
+    CHECK(pcap_files(out.tap_dir()) == std::vector<std::string>{"w-20200913-122640.pcap"});
+    CHECK(janitor.retention_counters().deleted_files.get() == 2);
+}
+
+TEST_CASE("publication order: a file seen before the janitor is told of it keeps its place; "
+          "deleted names are forgotten", "[fast][ids_feed]") {
+    auto names = [](const std::vector<taprec::StoredFile>& files) {
+        std::vector<std::string> out;
+        for (const taprec::StoredFile& f : files) out.push_back(f.name);
+        return out;
+    };
+    // As list_published gives them: by mtime; this run's files all in one tick.
+    const taprec::StoredFile earlier{"e.pcap", 1, 9}, a{"a.pcap", 1, 5}, b{"b.pcap", 1, 5},
+        c{"c.pcap", 1, 5};
+    taprec::PublicationOrder order({earlier});
+    order.published("b.pcap");
+    // a is renamed into place but not announced yet (the writer renames, then tells).
+    CHECK(names(order.oldest_first({a, b, earlier})) ==
+          std::vector<std::string>{"e.pcap", "b.pcap", "a.pcap"});
+    order.published("a.pcap");
+    order.published("c.pcap");
+    CHECK(names(order.oldest_first({a, b, c, earlier})) ==
+          std::vector<std::string>{"e.pcap", "b.pcap", "a.pcap", "c.pcap"});
+    // e and b deleted; a file named b later is a new file, the newest.
+    CHECK(names(order.oldest_first({a, c})) == std::vector<std::string>{"a.pcap", "c.pcap"});
+    CHECK(names(order.oldest_first({a, b, c})) ==
+          std::vector<std::string>{"a.pcap", "c.pcap", "b.pcap"});
+}
+
 TEST_CASE("leftovers in .partial: cut to the last whole record and published, foreign files set "
           "aside, empty ones removed, each with a notice", "[fast][ids_feed]") {
     TempDir dir;
@@ -168,6 +249,7 @@ TEST_CASE("leftovers in .partial: cut to the last whole record and published, fo
     CHECK(index.at("repaired").boolean);
     CHECK(index.u64("packets") == input.packets.size());
     CHECK(index.u64("cut_bytes") == 24);
+    CHECK(index.at("name").text == index.at("file").text);
     CHECK(list_dir(out.partial_dir()) == std::vector<std::string>{"corrupt"});
     CHECK(list_dir(out.partial_dir() + "/corrupt") == std::vector<std::string>{"t-garbage.pcap"});
 }
@@ -256,6 +338,45 @@ TEST_CASE("retention with files from an earlier run: max_files and max_bytes del
         // The last file published is always kept.
         CHECK(std::filesystem::exists(published_files(tap).back()));
     }
+}
+
+TEST_CASE("retention during a run keeps the files holding the newest packets, and never names "
+          "two files alike, when every file starts in the same second", "[fast][ids_feed]") {
+    TempDir dir;
+    // 1.8 MB of traffic within 2 ms, in 64 KiB files: one stem for all of them, told apart only
+    // by the clash suffix, and closed a few to a tick of the kernel's clock, so many share an
+    // mtime. Each retention pass frees names that a first-free naming would give again.
+    const Capture input =
+        cycled("ipv4-fragments-nfs.pcap", 25 * 53, 1'600'000'000'000'000'000ull, 1'000);
+    const std::string capture = dir.path() + "/one-second.pcap";
+    write_capture(capture, input);
+    const std::string config = dir.path() + "/c.yaml";
+    write_file(config, config_for(capture, dir.path() + "/out", "max",
+                                  "  rotate: {bytes: 64KiB, seconds: 0}\n"
+                                  "  retention: {max_files: 2, min_free_percent: 0}\n"));
+    const RunResult run = run_taprec({"--config", config});
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    const std::string tap = dir.path() + "/out/w";
+
+    // Index order is publication order: w-20200913-122640, then -1, -2, ... with no name twice.
+    const std::string stem = "w-20200913-122640";
+    const std::vector<std::string> indexed = published_files(tap);
+    REQUIRE(indexed.size() > 10);  // past -9 and -10, where text and number order part
+    for (size_t i = 0; i < indexed.size(); ++i)
+        CHECK(indexed[i] == tap + "/" + stem + (i == 0 ? "" : "-" + std::to_string(i)) + ".pcap");
+
+    // The two files left hold the last packets sent, whatever their names.
+    std::vector<Capture> left;
+    for (const std::string& name : pcap_files(tap)) left.push_back(read_capture(tap + "/" + name));
+    REQUIRE(left.size() == 2);
+    std::sort(left.begin(), left.end(), [](const Capture& x, const Capture& y) {
+        return x.packets.front().ts_ns < y.packets.front().ts_ns;
+    });
+    std::vector<Packet> kept;
+    for (const Capture& c : left) kept.insert(kept.end(), c.packets.begin(), c.packets.end());
+    REQUIRE(kept.size() < input.packets.size());
+    CHECK(std::equal(kept.begin(), kept.end(), input.packets.end() - ptrdiff_t(kept.size())));
 }
 
 TEST_CASE("on_rotate: run for each published file without a shell; failures logged with their "

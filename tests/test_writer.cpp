@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "daemon_run.hpp"
@@ -79,6 +80,29 @@ TEST_CASE("OutputDirectory names files by first packet and never reuses a name",
     // Publishing onto an existing name takes the next free sequence number instead.
     write_file(out.partial_path(first), "y");
     CHECK(out.publish(first) == dir.path() + "/tap1/tap1-20120221-165241-1.pcap");
+}
+
+TEST_CASE("OutputDirectory: within a run a stem's sequence number only grows, past names that "
+          "retention freed and past files of an earlier run", "[fast][writer]") {
+    TempDir dir;
+    taprec::OutputDirectory out(dir.path(), "tap1", "{tap}-%Y%m%d-%H%M%S");
+    const uint64_t ts = 1329843161968492000ull;  // 2012-02-21 16:52:41 UTC
+    const std::string stem = "tap1-20120221-165241";
+    auto publish_next = [&](uint64_t first_ts_ns) {
+        const std::string name = out.name_for(first_ts_ns);
+        write_file(out.partial_path(name), "x");
+        return out.publish(name);
+    };
+    CHECK(publish_next(ts) == out.tap_dir() + "/" + stem + ".pcap");
+    CHECK(publish_next(ts) == out.tap_dir() + "/" + stem + "-1.pcap");
+    // Retention deletes both; their names stay used for this run.
+    std::filesystem::remove(out.tap_dir() + "/" + stem + ".pcap");
+    std::filesystem::remove(out.tap_dir() + "/" + stem + "-1.pcap");
+    write_file(out.tap_dir() + "/" + stem + "-3.pcap", "an earlier run's file");
+    CHECK(out.name_for(ts) == stem + "-2.pcap");
+    CHECK(out.name_for(ts) == stem + "-4.pcap");
+    // A new stem starts from no suffix.
+    CHECK(out.name_for(ts + 1'000'000'000) == "tap1-20120221-165242.pcap");
 }
 
 TEST_CASE("rotation by bytes keeps every file under the limit and loses nothing", "[fast][writer]") {

@@ -7,7 +7,6 @@
 #include <ctime>
 
 #include "drivers/clock_now.hpp"
-#include "writer/retention.hpp"
 
 namespace taprec {
 namespace {
@@ -17,6 +16,8 @@ std::string mib(uint64_t bytes) {
            std::to_string(bytes % (1024 * 1024) * 10 / (1024 * 1024)) + " MiB";
 }
 
+std::string file_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
 }  // namespace
 
 Janitor::Janitor(const OutputDirectory& directory, const OutputConfig& output)
@@ -24,6 +25,8 @@ Janitor::Janitor(const OutputDirectory& directory, const OutputConfig& output)
       retention_(output.retention),
       retention_enabled_(output.retention.max_bytes != 0 || output.retention.max_files != 0 ||
                          output.retention.min_free_percent != 0),
+      publication_order_(retention_enabled_ ? list_published(directory.tap_dir())
+                                            : std::vector<StoredFile>{}),
       hooks_(output.on_rotate, output.on_rotate_max, output.on_rotate_timeout_ns, notices_) {}
 
 Janitor::~Janitor() {
@@ -64,7 +67,8 @@ void Janitor::sleep(uint64_t max_ns) noexcept {
 
 void Janitor::apply_retention() {
     if (!retention_enabled_) return;
-    const std::vector<StoredFile> files = list_published(directory_.tap_dir());
+    const std::vector<StoredFile> files =
+        publication_order_.oldest_first(list_published(directory_.tap_dir()));
     const RetentionDecision decision =
         plan_retention(files, partial_bytes(directory_.partial_dir()),
                        disk_space(directory_.tap_dir()), retention_);
@@ -99,6 +103,7 @@ void Janitor::run() noexcept {
         bool published = false;
         try {
             while (writer_to_janitor_.pop(path)) {
+                if (retention_enabled_) publication_order_.published(file_name(path));
                 hooks_.enqueue(path);
                 published = true;
             }

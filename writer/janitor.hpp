@@ -1,7 +1,8 @@
 // Janitor: one per tap, its own thread, so the writer never waits on a process or a directory
 // scan. The writer hands it each published file on writer_to_janitor (a small SPSC ring; the
 // writer produces, the janitor consumes); the janitor runs the on_rotate hooks (HookRunner) and
-// applies retention after each publish and every second. With no hook running it sleeps until a
+// applies retention after each publish and every second, deleting this run's files in the order
+// they came on the ring (after the files found at start). With no hook running it sleeps until a
 // file is published (or the next retention pass), so an idle sensor is not woken 50 times a second.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include "writer/hook_runner.hpp"
 #include "writer/notices.hpp"
 #include "writer/output_dir.hpp"
+#include "writer/retention.hpp"
 
 namespace taprec {
 
@@ -67,6 +69,7 @@ private:
     const OutputDirectory& directory_;
     RetentionConfig retention_;
     bool retention_enabled_;
+    PublicationOrder publication_order_;  // of the files retention may delete
     Notices notices_;
     HookRunner hooks_;
     bool min_free_warned_ = false;

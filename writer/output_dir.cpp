@@ -56,7 +56,7 @@ bool OutputDirectory::taken(const std::string& name) const {
     return exists(tap_dir_ + "/" + name) || exists(partial_dir_ + "/" + name);
 }
 
-std::string OutputDirectory::name_for(uint64_t first_ts_ns) const {
+std::string OutputDirectory::stem_for(uint64_t first_ts_ns) const {
     std::string pattern;
     for (size_t i = 0; i < pattern_.size(); ++i) {
         if (pattern_.compare(i, 5, "{tap}") == 0) {
@@ -71,10 +71,17 @@ std::string OutputDirectory::name_for(uint64_t first_ts_ns) const {
     gmtime_r(&seconds, &utc);
     char stem[512];
     const size_t n = std::strftime(stem, sizeof stem, pattern.c_str(), &utc);
-    const std::string base = n == 0 ? tap_ : std::string(stem, n);
-    unsigned sequence = 0;
-    while (taken(with_sequence(base, sequence))) ++sequence;
-    return with_sequence(base, sequence);
+    return n == 0 ? tap_ : std::string(stem, n);
+}
+
+std::string OutputDirectory::name_for(uint64_t first_ts_ns) {
+    std::string stem = stem_for(first_ts_ns);
+    unsigned sequence = stem == last_stem_ ? last_sequence_ + 1 : 0;
+    // Files of an earlier run keep their names.
+    while (taken(with_sequence(stem, sequence))) ++sequence;
+    last_stem_ = std::move(stem);
+    last_sequence_ = sequence;
+    return with_sequence(last_stem_, sequence);
 }
 
 std::string OutputDirectory::publish(const std::string& name) const {

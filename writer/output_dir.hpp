@@ -17,8 +17,11 @@ public:
     OutputDirectory(const std::string& root, const std::string& tap, const std::string& pattern);
 
     // A name for a file whose first packet has ts_ns: the pattern with {tap} and strftime (UTC)
-    // applied, ".pcap" added, and "-N" before it when a file of that name exists already.
-    std::string name_for(uint64_t first_ts_ns) const;
+    // applied (the stem), ".pcap" added, and "-N" before it when the stem was given before in
+    // this run or a file of that name exists already. Within a run N only grows: retention
+    // frees names, and a name given twice would give index.jsonl two lines for one name. Called
+    // by the writer thread only.
+    std::string name_for(uint64_t first_ts_ns);
     std::string partial_path(const std::string& name) const { return partial_dir_ + "/" + name; }
 
     // Rename .partial/NAME into the tap folder, atomically and without replacing anything
@@ -34,12 +37,19 @@ public:
 
 private:
     bool taken(const std::string& name) const;
+    std::string stem_for(uint64_t first_ts_ns) const;
 
     std::string tap_;
     std::string pattern_;
     std::string tap_dir_;
     std::string partial_dir_;
     std::string meta_dir_;
+    // The stem name_for() gave last and its sequence number. One stem is enough: files are
+    // named from their first packet, which only moves forward, so a stem recurs only in files
+    // that follow each other. (A late packet opening a file can name it from an earlier second;
+    // that stem starts again from the lowest free number.)
+    std::string last_stem_;
+    unsigned last_sequence_ = 0;
 };
 
 }  // namespace taprec

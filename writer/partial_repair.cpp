@@ -188,7 +188,8 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
                              ",\"last_ns\":" + std::to_string(scan.last_ns) +
                              ",\"packets\":" + std::to_string(scan.packets) +
                              ",\"bytes\":" + std::to_string(scan.valid_end) +
-                             ",\"repaired\":true,\"cut_bytes\":" + std::to_string(cut) + "}";
+                             ",\"repaired\":true,\"cut_bytes\":" + std::to_string(cut) +
+                             ",\"name\":" + json_string(file) + "}";
     try {
         directory.append_meta_line("index.jsonl", line);
     } catch (const std::exception& e) {
@@ -223,7 +224,8 @@ std::vector<std::string> indexed_files(const std::string& index_path, RepairResu
     }
     ::close(fd);
     // Lines are written by the writer and by this file, always {"file":NAME,"first_ns":...
-    // with NAME as json_string() made it; that JSON form is what is kept and compared.
+    // with NAME as json_string() made it; that JSON form is what is kept and compared. (The
+    // same NAME as "name" comes last, so this start stays as it was.)
     const std::string prefix = "{\"file\":", suffix = ",\"first_ns\":";
     for (size_t start = 0; start < text.size();) {
         size_t end = text.find('\n', start);
@@ -258,7 +260,7 @@ void index_unlisted(const OutputDirectory& directory, RepairResult& result) {
                                  ",\"last_ns\":" + std::to_string(scan.last_ns) +
                                  ",\"packets\":" + std::to_string(scan.packets) +
                                  ",\"bytes\":" + std::to_string(scan.size) +
-                                 ",\"recovered\":true}";
+                                 ",\"recovered\":true,\"name\":" + json_string(name) + "}";
         try {
             directory.append_meta_line("index.jsonl", line);
         } catch (const std::exception& e) {

@@ -5,16 +5,54 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace taprec {
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-    const size_t n = std::char_traits<char>::length(suffix);
-    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+size_t end_of_digits(std::string_view s, size_t from) {
+    while (from < s.size() && is_digit(s[from])) ++from;
+    return from;
+}
+
+// <0, 0 or >0 as the digit runs a and b compare as numbers, however long.
+int compare_numbers(std::string_view a, std::string_view b) {
+    a.remove_prefix(std::min(a.find_first_not_of('0'), a.size()));
+    b.remove_prefix(std::min(b.find_first_not_of('0'), b.size()));
+    if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+    return a.compare(b);
 }
 
 }  // namespace
+
+bool name_before(std::string_view a, std::string_view b) {
+    // Without ".pcap": "X" must end before "X-1" goes on ('.' sorts after '-').
+    const std::string_view a_stem = ends_with(a, ".pcap") ? a.substr(0, a.size() - 5) : a;
+    const std::string_view b_stem = ends_with(b, ".pcap") ? b.substr(0, b.size() - 5) : b;
+    size_t i = 0, j = 0;
+    while (i < a_stem.size() && j < b_stem.size()) {
+        if (is_digit(a_stem[i]) && is_digit(b_stem[j])) {
+            const size_t i_end = end_of_digits(a_stem, i), j_end = end_of_digits(b_stem, j);
+            const int order =
+                compare_numbers(a_stem.substr(i, i_end - i), b_stem.substr(j, j_end - j));
+            if (order != 0) return order < 0;
+            i = i_end;
+            j = j_end;
+        } else {
+            if (a_stem[i] != b_stem[j]) return a_stem[i] < b_stem[j];
+            ++i;
+            ++j;
+        }
+    }
+    if (i == a_stem.size() && j == b_stem.size()) return a < b;  // alike but for leading zeros
+    return i == a_stem.size();  // what ends first comes first: X before X-1
+}
 
 std::vector<StoredFile> list_published(const std::string& tap_dir) {
     std::vector<StoredFile> files;
@@ -30,9 +68,37 @@ std::vector<StoredFile> list_published(const std::string& tap_dir) {
     }
     ::closedir(d);
     std::sort(files.begin(), files.end(), [](const StoredFile& x, const StoredFile& y) {
-        return x.mtime_ns != y.mtime_ns ? x.mtime_ns < y.mtime_ns : x.name < y.name;
+        return x.mtime_ns != y.mtime_ns ? x.mtime_ns < y.mtime_ns : name_before(x.name, y.name);
     });
     return files;
+}
+
+PublicationOrder::PublicationOrder(const std::vector<StoredFile>& earlier_runs) {
+    for (const StoredFile& f : earlier_runs) position_.emplace(f.name, earlier_run);
+}
+
+void PublicationOrder::published(const std::string& name) {
+    // Also over a position given when the file was seen before it was announced: announcements
+    // come in publication order, and a repaired leftover published at start is this run's first.
+    position_[name] = next_position_++;
+}
+
+std::vector<StoredFile> PublicationOrder::oldest_first(std::vector<StoredFile> listed) {
+    std::unordered_map<std::string, uint64_t> still_listed;
+    std::vector<std::pair<uint64_t, size_t>> order;  // position, index in `listed`
+    order.reserve(listed.size());
+    for (size_t i = 0; i < listed.size(); ++i) {
+        const auto known = position_.find(listed[i].name);
+        const uint64_t position = known != position_.end() ? known->second : next_position_++;
+        still_listed.emplace(listed[i].name, position);
+        order.emplace_back(position, i);
+    }
+    position_ = std::move(still_listed);
+    std::sort(order.begin(), order.end());  // the earlier runs' files keep their listed order
+    std::vector<StoredFile> sorted;
+    sorted.reserve(listed.size());
+    for (const auto& [position, i] : order) sorted.push_back(std::move(listed[i]));
+    return sorted;
 }
 
 uint64_t partial_bytes(const std::string& partial_dir) {

@@ -234,7 +234,10 @@ void Writer::close_and_publish() noexcept {
 
     const PerPort<PortTotals> now =
         setup_.totals_so_far ? setup_.totals_so_far() : PerPort<PortTotals>{};
-    std::string line = "{\"file\":" + json_string(published.substr(published.rfind('/') + 1)) +
+    // "file" first: readers match a line by its start (partial_repair.cpp, bench/seqcheck);
+    // "name", the same, last, for it is what DESIGN.md calls the field.
+    const std::string name_json = json_string(published.substr(published.rfind('/') + 1));
+    std::string line = "{\"file\":" + name_json +
                        ",\"first_ns\":" + std::to_string(first_ts_ns_) +
                        ",\"last_ns\":" + std::to_string(last_ts_ns_) +
                        ",\"packets\":" + std::to_string(file_.packets()) +
@@ -253,7 +256,7 @@ void Writer::close_and_publish() noexcept {
                 ",\"tcp_acks\":" + std::to_string(acks) + ",\"tcp_ack_gaps\":" +
                 std::to_string(gaps) + ",\"upstream_loss_percent\":" + percent + "}";
     }
-    line += "}}";
+    line += "},\"name\":" + name_json + "}";
     // The next file's counts start where this file's end, not when it opens: the workers count
     // ahead of the writer, so a snapshot at open would miss what they counted in between, and
     // the per-file counts would no longer add up to the totals.

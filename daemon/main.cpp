@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
                              (errors.size() == 1 ? "" : "s") + "; nothing was started");
         return exit_usage;
     }
+    for (const std::string& warning : taprec::preflight_warnings(parsed.config))
+        taprec::log_warning(warning);
     if (options.check) {
         taprec::print_plan(parsed.config, std::cout);
         std::cout << "configuration OK\n";

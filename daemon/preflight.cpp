@@ -220,4 +220,13 @@ std::vector<ConfigError> preflight(const Config& config) {
     return errors;
 }
 
+std::vector<std::string> preflight_warnings(const Config& config) {
+    std::vector<std::string> warnings;
+    const std::vector<std::string>& hook = config.output.on_rotate;
+    if (!hook.empty() && ::access(hook[0].c_str(), X_OK) != 0)
+        warnings.push_back("output.on_rotate[0]: " + hook[0] + ": " + std::strerror(errno) +
+                           "; every published file will log a failed hook until it is installed");
+    return warnings;
+}
+
 }  // namespace taprec

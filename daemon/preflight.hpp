@@ -4,6 +4,7 @@
 // at start, so --check finds what the run would refuse.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
@@ -11,5 +12,11 @@
 namespace taprec {
 
 std::vector<ConfigError> preflight(const Config& config);
+
+// What would not stop the run but will not work as configured, one line each for --check and
+// the start-up log: an on_rotate program that is missing or not executable (every published
+// file then logs a failed hook; the design's own example names /usr/local/bin/ids-feed, so it
+// is not an error).
+std::vector<std::string> preflight_warnings(const Config& config);
 
 }  // namespace taprec

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -21,7 +22,10 @@ void place_thread(std::thread& thread, int core, const std::string& name) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(core, &set);
-    pthread_setaffinity_np(thread.native_handle(), sizeof set, &set);
+    // Validation checked the core; one taken offline since runs the thread unpinned, said so.
+    if (const int error = pthread_setaffinity_np(thread.native_handle(), sizeof set, &set); error != 0)
+        log_warning("thread " + name + ": cannot pin to core " + std::to_string(core) + ": " +
+                    std::strerror(error) + "; it runs unpinned");
 }
 
 uint32_t resolve_workers(const Config& config, const TapConfig& tap, const PacketSource& a) {

@@ -301,6 +301,26 @@ TEST_CASE("what exists passes --check: core 0, lo, libpcap's any, two files of o
     CHECK(contains(run.output, "configuration OK"));
 }
 
+TEST_CASE("an on_rotate program that is not there: --check and the start warn, the run goes on",
+          "[fast][bad_input]") {
+    TempDir dir;
+    const std::string config = dir.path() + "/c.yaml";
+    write_file(config, file_port_config(test_data("icmp-echo.pcap"), dir.path() + "/out", "max",
+                                        "  on_rotate: [\"/nonexistent/ids-feed\", \"{path}\"]\n"));
+    const std::string warning =
+        "output.on_rotate[0]: /nonexistent/ids-feed: No such file or directory; every published "
+        "file will log a failed hook";
+    const RunResult check = run_taprec({"--config", config, "--check"}, {}, 20);
+    INFO(check.output);
+    CHECK(check.exit_code == 0);
+    CHECK(contains(check.output, warning));
+    const RunResult run = run_taprec({"--config", config}, {}, 30);
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.output, warning));
+    CHECK(published_files(dir.path() + "/out/w").size() == 1);
+}
+
 TEST_CASE("under systemd every line carries its journal priority, configuration errors too",
           "[fast][bad_input]") {
     TempDir dir;

@@ -44,9 +44,9 @@ uint64_t pool_size_for(uint64_t needed);
 
 // Empty when the pool covers the worst case; otherwise a warning naming `what`, with the number
 // of mbufs that would do. Throws std::runtime_error when the pool would starve the NIC.
-std::string check_pool_size(const std::string& what, uint32_t mbufs_per_port, const MbufBudget& budget,
-                     uint32_t rx_descriptors, uint16_t queues, uint32_t workers,
-                     uint32_t ring_capacity);
+std::string check_pool_size(const std::string& what, uint32_t mbufs_per_port,
+                            const MbufBudget& budget, uint32_t rx_descriptors, uint16_t queues,
+                            uint32_t workers, uint32_t ring_capacity);
 
 // Creates the pool on `socket`; throws std::runtime_error saying what memory to add.
 rte_mempool* create_port_pool(const std::string& name, uint32_t mbufs, uint32_t cache_size,

@@ -65,9 +65,9 @@ public:
         return frontier;
     }
 
-    // Packets emitted older than one emitted before them, by the port they came from.
-    // Packets of `port` this merge emitted late, and of those, the ones no earlier merge had
-    // emitted late (the writer's merge sees a worker's late packets late again).
+    // Packets of `port` this merge emitted older than one it had emitted before them, and of
+    // those, the ones no earlier merge had emitted late (a writer's merge sees a worker's late
+    // packets late again).
     uint64_t late_count(uint16_t port) const noexcept { return late_by_port_[port & 1]; }
     uint64_t first_late_count(uint16_t port) const noexcept { return first_late_by_port_[port & 1]; }
     size_t input_count() const noexcept { return inputs_.size(); }

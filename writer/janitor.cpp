@@ -16,8 +16,6 @@ std::string mib(uint64_t bytes) {
            std::to_string(bytes % (1024 * 1024) * 10 / (1024 * 1024)) + " MiB";
 }
 
-std::string file_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
-
 }  // namespace
 
 Janitor::Janitor(const OutputDirectory& directory, const OutputConfig& output)

@@ -11,6 +11,9 @@
 
 namespace taprec {
 
+// The NAME.pcap of a path publish() returned: what index.jsonl and retention call the file.
+inline std::string file_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
 class OutputDirectory {
 public:
     // Creates the folders if needed; throws std::system_error naming the folder.

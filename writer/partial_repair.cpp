@@ -182,7 +182,7 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
         result.notices.push_back({NoticeLevel::error, std::string(e.what()) + "; left in .partial"});
         return;
     }
-    const std::string file = published.substr(published.rfind('/') + 1);
+    const std::string file = file_name(published);
     const std::string line = "{\"file\":" + json_string(file) +
                              ",\"first_ns\":" + std::to_string(scan.first_ns) +
                              ",\"last_ns\":" + std::to_string(scan.last_ns) +

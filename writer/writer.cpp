@@ -236,7 +236,7 @@ void Writer::close_and_publish() noexcept {
         setup_.totals_so_far ? setup_.totals_so_far() : PerPort<PortTotals>{};
     // "file" first: readers match a line by its start (partial_repair.cpp, bench/seqcheck);
     // "name", the same, last, for it is what DESIGN.md calls the field.
-    const std::string name_json = json_string(published.substr(published.rfind('/') + 1));
+    const std::string name_json = json_string(file_name(published));
     std::string line = "{\"file\":" + name_json +
                        ",\"first_ns\":" + std::to_string(first_ts_ns_) +
                        ",\"last_ns\":" + std::to_string(last_ts_ns_) +

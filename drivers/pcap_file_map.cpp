@@ -8,13 +8,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "drivers/pcap_format.hpp"
+
 namespace taprec {
 namespace {
 
-constexpr uint32_t magic_us = 0xa1b2c3d4;
-constexpr uint32_t magic_ns = 0xa1b23c4d;
-constexpr size_t file_header_size = 24;
-constexpr uint32_t record_header_size = 16;
+using pcap_format::file_header_size;
+using pcap_format::magic_microseconds;
+using pcap_format::magic_nanoseconds;
+constexpr uint32_t record_header_size = pcap_format::record_header_size;
 
 // LINKTYPE_* values (equal to the DLT_* values on Linux) this reader leaves to libpcap.
 constexpr uint32_t linktype_pflog = 117;
@@ -71,12 +73,12 @@ std::optional<PcapFileHeader> parse_pcap_file_header(std::span<const std::byte> 
     const std::byte* p = file.data();
     PcapFileHeader h;
     uint32_t magic = load32(p, false);
-    if (magic != magic_us && magic != magic_ns) {
+    if (magic != magic_microseconds && magic != magic_nanoseconds) {
         magic = __builtin_bswap32(magic);
-        if (magic != magic_us && magic != magic_ns) return std::nullopt;
+        if (magic != magic_microseconds && magic != magic_nanoseconds) return std::nullopt;
         h.swapped = true;
     }
-    h.nanoseconds = magic == magic_ns;
+    h.nanoseconds = magic == magic_nanoseconds;
     h.version_major = load16(p + 4, h.swapped);
     h.version_minor = load16(p + 6, h.swapped);
     h.snaplen = load32(p + 16, h.swapped);

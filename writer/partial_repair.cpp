@@ -8,17 +8,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <system_error>
 #include <vector>
 
+#include "drivers/pcap_file_map.hpp"
 #include "stats/json.hpp"
 #include "writer/pcap_file.hpp"
 
 namespace taprec {
 namespace {
 
-constexpr uint32_t magic_us = 0xa1b2c3d4;
-constexpr uint32_t magic_ns = 0xa1b23c4d;
+using pcap_format::magic_microseconds;
+using pcap_format::magic_nanoseconds;
 
 uint32_t swap32(uint32_t v) { return __builtin_bswap32(v); }
 
@@ -45,23 +48,23 @@ Scan scan_file(int fd) {
     if (::pread(fd, header, sizeof header, 0) != ssize_t(sizeof header)) {
         // Killed between creating the file and writing its header: nothing was in it yet.
         const size_t have = size_t(std::min<uint64_t>(scan.size, 4));
-        for (const uint32_t m : {magic_us, magic_ns, swap32(magic_us), swap32(magic_ns)})
+        for (const uint32_t m : {magic_microseconds, magic_nanoseconds, swap32(magic_microseconds),
+                                 swap32(magic_nanoseconds)})
             scan.cut_header = scan.cut_header || std::memcmp(header, &m, have) == 0;
         return scan;
     }
-    uint32_t magic;
-    std::memcpy(&magic, header, 4);
-    const bool swapped = magic == swap32(magic_us) || magic == swap32(magic_ns);
-    if (swapped) magic = swap32(magic);
-    if (magic != magic_us && magic != magic_ns) return scan;
+    const std::optional<PcapFileHeader> file_header =
+        parse_pcap_file_header(std::as_bytes(std::span(header)));
+    if (!file_header) return scan;
     scan.pcap = true;
-    scan.nanosecond = magic == magic_ns;
+    scan.nanosecond = file_header->nanoseconds;
+    const bool swapped = file_header->swapped;
     auto field = [&](const unsigned char* p) {
         uint32_t v;
         std::memcpy(&v, p, 4);
         return swapped ? swap32(v) : v;
     };
-    const uint64_t max_caplen = std::max<uint64_t>(field(header + 16), PcapFile::max_record_data);
+    const uint64_t max_caplen = std::max<uint64_t>(file_header->snaplen, PcapFile::max_record_data);
 
     // Read in large chunks (a leftover may be a GiB of small records); only the record headers
     // are looked at, so a record's data need not be in the chunk.

@@ -14,8 +14,8 @@
 namespace taprec {
 namespace {
 
-constexpr uint32_t magic_microseconds = 0xa1b2c3d4;
-constexpr uint32_t magic_nanoseconds = 0xa1b23c4d;
+using pcap_format::magic_microseconds;
+using pcap_format::magic_nanoseconds;
 
 template <typename T>
 std::byte* put(std::byte* p, T value) noexcept {

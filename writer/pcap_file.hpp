@@ -17,6 +17,7 @@
 
 #include "drivers/buffer_return.hpp"
 #include "drivers/packet_ref.hpp"
+#include "drivers/pcap_format.hpp"
 
 namespace taprec {
 
@@ -32,8 +33,8 @@ struct FlushResult {
 
 class PcapFile {
 public:
-    static constexpr size_t file_header_size = 24;
-    static constexpr size_t record_header_size = 16;
+    static constexpr size_t file_header_size = pcap_format::file_header_size;
+    static constexpr size_t record_header_size = pcap_format::record_header_size;
     static constexpr size_t max_record_data = 262144;  // the largest snaplen
 
     // buffer: block_size bytes the caller owns (aligned for O_DIRECT), shared by successive files.

@@ -1,7 +1,9 @@
 """What the Python benches share: where the build is, the memif wire, children that cannot
 outlive the bench, and CPU time as the scheduler counts it."""
 import os
+import shutil
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("TAPREC_BUILD", os.path.join(ROOT, "build"))
@@ -16,6 +18,15 @@ GEN_CORE, RX_CORE = 0, 1
 RING_SLOTS = 16384  # per memif port, see memif()
 
 _children = []
+
+
+def require_programs(bench, programs):
+    """Exits at once naming the Debian package of each program (name -> package) that is
+    missing, rather than failing later on a broken pipe; scripts/install-deps installs them all."""
+    missing = [f"{name} (Debian package {package})" for name, package in programs.items()
+               if shutil.which(name) is None]
+    if missing:
+        sys.exit(f"{bench}: missing {', '.join(missing)}; run scripts/install-deps")
 
 
 def spawn(cmd, **kwargs):

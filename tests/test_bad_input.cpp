@@ -396,11 +396,8 @@ TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input
 }
 
 TEST_CASE("an interface deleted while capturing: logged, the packets so far published, exit 1",
-          "[netns][bad_input]") {
-    if (geteuid() != 0) {
-        WARN("skipped: needs root for a network namespace");
-        return;
-    }
+          "[.root][netns][bad_input]") {
+    REQUIRE(geteuid() == 0);  // run by meson through tests/support/precondition root
     const std::string ns = "taprec-bad-" + std::to_string(getpid());
     const std::string exec = "ip netns exec " + ns + " ";
     REQUIRE(sh("ip netns add " + ns) == 0);
@@ -458,10 +455,14 @@ TEST_CASE("output folders: missing ones are created; one taprec cannot write is 
         REQUIRE(run.exit_code == 0);
         CHECK(published_packets(out + "/w").size() == 10);
     }
-    if (geteuid() != 0) {
-        WARN("skipped the read-only cases: root needed to mount (and root bypasses permissions)");
-        return;
-    }
+}
+
+// Root to mount, and because root bypasses permissions a read-only mount is the way to refuse it.
+TEST_CASE("output folders: a read-only one is refused at start", "[.root][bad_input]") {
+    REQUIRE(geteuid() == 0);  // run by meson through tests/support/precondition root
+    TempDir dir;
+    const std::string config = dir.path() + "/c.yaml";
+    const std::string capture = test_data("icmp-echo.pcap");
     SECTION("a read-only file system (tmpfs mounted ro): exit 2 naming the folder") {
         const std::string mnt = dir.path() + "/ro";
         REQUIRE(::mkdir(mnt.c_str(), 0755) == 0);

@@ -156,6 +156,7 @@ TEST_CASE("net_memif: every packet dpdk-testpmd sent is written or counted as dr
                            "socket=" + socket + "\"}\n    workers: 2\n" +
                            output_section(dir.path() + "/out"));
     const std::string testpmd_log = dir.path() + "/testpmd.log";
+    const std::string testpmd = require_program("dpdk-testpmd", "dpdk-dev");
     int testpmd_status = -1;
 
     const RunResult run = run_taprec(
@@ -164,21 +165,19 @@ TEST_CASE("net_memif: every packet dpdk-testpmd sent is written or counted as dr
             // testpmd as the memif client, its own process and file prefix, two lcores (main and
             // one forwarding). Interactive commands on stdin make the run bounded: 2 s of
             // txonly, stop (prints the counts), 1 s for taprec to drain the memif ring, quit.
-            const std::string cmd =
-                "timeout 60 dpdk-testpmd -l 0-1 --no-huge -m 256 --no-pci --file-prefix " +
-                prefix("testpmd") + " --vdev net_memif0,role=client,socket=" + socket +
-                " -- -i --total-num-mbufs=8192 > " + testpmd_log + " 2>&1";
             std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-            FILE* in = popen(cmd.c_str(), "w");
-            REQUIRE(in != nullptr);
-            std::fputs("set fwd txonly\nstart\n", in);
-            std::fflush(in);
+            ChildProcess client({testpmd, "-l", "0-1", "--no-huge", "-m", "256", "--no-pci",
+                                 "--file-prefix", prefix("testpmd"),
+                                 "--vdev", "net_memif0,role=client,socket=" + socket, "--", "-i",
+                                 "--total-num-mbufs=8192"},
+                                testpmd_log, true);
+            REQUIRE(client.write_stdin("set fwd txonly\nstart\n"));
             std::this_thread::sleep_for(std::chrono::seconds(3));  // connect, then send
-            std::fputs("stop\n", in);
-            std::fflush(in);
+            REQUIRE(client.write_stdin("stop\n"));
             std::this_thread::sleep_for(std::chrono::seconds(1));
-            std::fputs("quit\n", in);
-            testpmd_status = pclose(in);
+            REQUIRE(client.write_stdin("quit\n"));
+            client.close_stdin();
+            testpmd_status = client.wait(60);
             std::filesystem::remove_all("/var/run/dpdk/" + prefix("testpmd"));
             std::this_thread::sleep_for(std::chrono::milliseconds(500));
             kill(pid, SIGINT);
@@ -249,15 +248,15 @@ TEST_CASE("set-up errors exit 2 with what to do", "[dpdk]") {
         CHECK_THAT(run.output, Catch::Contains("dpdk.mbufs_per_port: 1023 mbufs"));
         CHECK_THAT(run.output, Catch::Contains("set dpdk.mbufs_per_port to 4095"));
     }
-    SECTION("no hugepages and no --no-huge") {
-        if (free_hugepages() != 0) {
-            WARN("hugepages are reserved here; the no-hugepages case is not checked");
-            return;
-        }
-        const RunResult run = run_with_device(dir, "nohuge", "net_null0", 4095, false);
-        INFO(run.output);
-        CHECK(run.exit_code == 2);
-        CHECK_THAT(run.output, Catch::Contains("run scripts/hugepages 512"));
-        CHECK_THAT(run.output, Catch::Contains("--no-huge"));
-    }
+}
+
+TEST_CASE("no free hugepages and no --no-huge: exit 2 with what to do", "[.no_hugepages][dpdk]") {
+    // Run by meson through tests/support/precondition no-hugepages.
+    REQUIRE(free_hugepages() == 0);
+    TempDir dir;
+    const RunResult run = run_with_device(dir, "nohuge", "net_null0", 4095, false);
+    INFO(run.output);
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.output, Catch::Contains("hugepages"));
+    CHECK_THAT(run.output, Catch::Contains("--no-huge"));
 }

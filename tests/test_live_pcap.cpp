@@ -45,11 +45,8 @@ std::string pcap_send_binary() {
 
 }  // namespace
 
-TEST_CASE("live libpcap capture on a veth records every frame sent, byte for byte", "[netns]") {
-    if (geteuid() != 0) {
-        WARN("skipped: needs root for a network namespace");
-        return;
-    }
+TEST_CASE("live libpcap capture on a veth records every frame sent, byte for byte", "[.root][netns]") {
+    REQUIRE(geteuid() == 0);  // run by meson through tests/support/precondition root
     VethNamespace ns;
     REQUIRE(ns.ok());
     TempDir dir;

@@ -120,10 +120,7 @@ TEST_CASE("both directions of a real capture merge back into the capture", "[fas
 
 TEST_CASE("tshark finds no more lost or out-of-order segments in the merge than in the capture",
           "[slow][merge][e2e]") {
-    if (std::system("command -v tshark >/dev/null 2>&1") != 0) {
-        WARN("skipped: tshark is not installed");
-        return;
-    }
+    require_program("tshark", "tshark");
     // Not vlan-http-session.pcap: its 10 ms timestamp granularity makes data and its ACK tie, and
     // no merge can know which of two equal timestamps came first on the wire.
     const std::string capture = GENERATE(as<std::string>{}, "ftp-ipv4.pcap", "ftp-ipv6.pcap",

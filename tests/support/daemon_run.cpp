@@ -3,7 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +16,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-extern char** environ;
 
 namespace test_support {
 
@@ -63,47 +62,141 @@ std::vector<std::string> read_lines(const std::string& path) {
     return lines;
 }
 
+std::string require_program(const std::string& program, const std::string& debian_package) {
+    const char* path_env = std::getenv("PATH");
+    std::string path = path_env != nullptr ? path_env : "/usr/bin:/bin";
+    path += ":/usr/sbin:/sbin";
+    size_t begin = 0;
+    while (begin <= path.size()) {
+        const size_t end = std::min(path.find(':', begin), path.size());
+        const std::string candidate = path.substr(begin, end - begin) + "/" + program;
+        if (end > begin && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+        begin = end + 1;
+    }
+    throw std::runtime_error(program + " is not installed: it comes with the Debian package " +
+                             debian_package + "; run scripts/install-deps");
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::string& log_path,
+                           bool stdin_pipe) {
+    if (args.empty()) throw std::invalid_argument("ChildProcess: no program");
+    // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+    std::vector<std::string> strings = args;
+    std::vector<char*> argv;
+    for (std::string& s : strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log_path);
+    int pipe_fds[2] = {-1, -1};
+    if (stdin_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        ::close(log_fd);
+        throw std::runtime_error("pipe failed");
+    }
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);  // the test died before prctl took effect
+        ::signal(SIGPIPE, SIG_DFL);
+        if (stdin_pipe) ::dup2(pipe_fds[0], STDIN_FILENO);
+        ::dup2(log_fd, STDOUT_FILENO);
+        ::dup2(log_fd, STDERR_FILENO);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(log_fd);
+    if (stdin_pipe) ::close(pipe_fds[0]);
+    if (pid < 0) {
+        if (stdin_pipe) ::close(pipe_fds[1]);
+        throw std::runtime_error("fork failed");
+    }
+    ::setpgid(pid, pid);  // also here: the test may signal the group before the child ran
+    pid_ = pid;
+    stdin_fd_ = pipe_fds[1];
+}
+
+ChildProcess::~ChildProcess() {
+    close_stdin();
+    if (!reaped_) {
+        kill_group();
+        ::waitpid(pid_, &status_, 0);
+    }
+}
+
+void ChildProcess::kill_group() {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+}
+
+bool ChildProcess::write_stdin(const std::string& text) {
+    size_t done = 0;
+    while (stdin_fd_ >= 0 && done < text.size()) {
+        // MSG_NOSIGNAL is for sockets; a pipe's SIGPIPE is avoided by blocking it around write.
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
+        const ssize_t n = ::write(stdin_fd_, text.data() + done, text.size() - done);
+        const int error = errno;
+        if (n < 0 && error == EPIPE) {
+            timespec none{0, 0};
+            sigtimedwait(&block, nullptr, &none);  // consume the pending SIGPIPE
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (n < 0 && error == EINTR) continue;
+        if (n <= 0) return false;
+        done += size_t(n);
+    }
+    return stdin_fd_ >= 0;
+}
+
+void ChildProcess::close_stdin() {
+    if (stdin_fd_ >= 0) ::close(stdin_fd_);
+    stdin_fd_ = -1;
+}
+
+int ChildProcess::wait(int timeout_seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    while (!reaped_) {
+        if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+            reaped_ = true;
+            break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill_group();
+            ::waitpid(pid_, &status_, 0);
+            reaped_ = true;
+            timed_out_ = true;
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // The child is gone; anything it started in its group goes with it.
+    ::kill(-pid_, SIGKILL);
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+}
+
 RunResult run_taprec(const std::vector<std::string>& args,
                      const std::function<void(pid_t)>& while_running, int timeout_seconds) {
     char log_path[] = "/tmp/taprec-test-log-XXXXXX";
     const int log_fd = mkstemp(log_path);
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
-
-    std::vector<std::string> argv_strings = {taprec_binary()};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, log_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
     close(log_fd);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv_strings[0]);
+    struct RemoveLog {
+        const char* path;
+        ~RemoveLog() { unlink(path); }
+    } remove_log{log_path};
 
-    if (while_running) while_running(pid);
+    std::vector<std::string> argv = {taprec_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ChildProcess daemon(argv, log_path);
+    if (while_running) while_running(daemon.pid());
 
     RunResult result;
-    int status = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-    while (true) {
-        const pid_t done = waitpid(pid, &status, WNOHANG);
-        if (done == pid) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            result.output = "(timed out)\n";
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    result.exit_code = daemon.wait(timeout_seconds);
+    if (daemon.timed_out()) result.output = "(timed out)\n";
     result.output += read_file(log_path);
-    unlink(log_path);
     return result;
 }
 

@@ -38,13 +38,48 @@ std::string file_port_config(const std::string& capture, const std::string& out,
 std::string read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 
+// The full path of `program` in PATH; throws, naming the Debian package that provides it and
+// scripts/install-deps, when it is missing (a test fails at once, not later by a signal).
+std::string require_program(const std::string& program, const std::string& debian_package);
+
+// A process a test starts: in a process group of its own, stdout and stderr to `log_path`, and
+// optionally stdin from a pipe the test writes to. It cannot outlive the test however the test
+// ends: the child asks the kernel for SIGKILL when the test process dies (PR_SET_PDEATHSIG), and
+// the destructor (run also when a REQUIRE throws) kills its whole group and reaps it.
+class ChildProcess {
+public:
+    ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
+                 bool stdin_pipe = false);
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    // Writes to the child's stdin; false when it is closed (the child exited), never SIGPIPE.
+    bool write_stdin(const std::string& text);
+    void close_stdin();
+    // Waits up to `timeout_seconds`; the exit status, or -1 when it was killed by a signal or
+    // did not exit in time (then its group is killed).
+    int wait(int timeout_seconds);
+    bool timed_out() const { return timed_out_; }
+
+private:
+    void kill_group();
+    pid_t pid_ = -1;
+    int stdin_fd_ = -1;
+    bool reaped_ = false;
+    bool timed_out_ = false;
+    int status_ = 0;
+};
+
 struct RunResult {
     int exit_code = -1;  // -1 when killed by a signal or timed out
     std::string output;  // stdout and stderr together
 };
 
 // Run taprec with `args`; `while_running` (if given) is called with the pid once started and
-// may send signals. Kills the daemon after `timeout_seconds`.
+// may send signals. Kills the daemon after `timeout_seconds`, or at once when `while_running`
+// throws (a failed REQUIRE): no daemon outlives its test (see ChildProcess).
 RunResult run_taprec(const std::vector<std::string>& args,
                      const std::function<void(pid_t)>& while_running = {},
                      int timeout_seconds = 60);

@@ -47,7 +47,7 @@ struct TapConfig {
 struct DpdkConfig {
     bool present = false;  // the `dpdk:` section was given
     std::vector<std::string> eal;
-    uint32_t mbufs_per_port = defaults::dpdk_mbufs_per_port;
+    std::optional<uint32_t> mbufs_per_port = defaults::dpdk_mbufs_per_port;  // nullopt: auto
     uint32_t rx_descriptors = defaults::dpdk_rx_descriptors;
 };
 

@@ -14,8 +14,9 @@
 namespace taprec::defaults {
 
 // dpdk:
-// 2^n - 1 because a DPDK mempool of 2^n - 1 elements uses its memory best.
-inline constexpr uint32_t dpdk_mbufs_per_port = 262143;
+// auto: the plan sizes each port's pool to what its pipeline can hold at once (descriptors,
+// rings, bursts, caches; config/mbuf_budget.hpp), rounded up to 2^n - 1.
+inline constexpr std::optional<uint32_t> dpdk_mbufs_per_port = std::nullopt;
 inline constexpr uint32_t dpdk_rx_descriptors = 4096;
 
 // taps[]:

@@ -43,8 +43,12 @@ void parse_dpdk(YamlReader& r, const Field& field, DpdkConfig& dpdk) {
     const auto s = r.map(field, dpdk_keys);
     if (!s) return;
     if (auto v = r.strings((*s)["eal"], "EAL arguments such as [\"-l\", \"0-4\"]")) dpdk.eal = *v;
-    if (auto v = r.number((*s)["mbufs_per_port"], u32_max, "a number of mbufs such as 262143")) {
-        dpdk.mbufs_per_port = static_cast<uint32_t>(*v);
+    if (const Field mbufs = (*s)["mbufs_per_port"]; mbufs.given()) {
+        if (mbufs.node.IsScalar() && mbufs.node.Scalar() == "auto") {
+            dpdk.mbufs_per_port = std::nullopt;
+        } else if (auto v = r.number(mbufs, u32_max, "auto or a number of mbufs such as 262143")) {
+            dpdk.mbufs_per_port = static_cast<uint32_t>(*v);
+        }
     }
     if (auto v = r.number((*s)["rx_descriptors"], u32_max, "a number of descriptors such as 4096")) {
         dpdk.rx_descriptors = static_cast<uint32_t>(*v);

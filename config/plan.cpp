@@ -1,14 +1,85 @@
 #include "config/plan.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "config/units.hpp"
+#include "drivers/dpdk_device.hpp"
 
 namespace taprec {
 
 namespace {
+
+// A net_pcap vdev that replays a file: one queue, no RSS, lossless.
+bool is_replay(const PortConfig& port) {
+    if (port.driver != DriverKind::dpdk) return false;
+    const DpdkDevice device = parse_dpdk_device(port.device);
+    return device.driver == "net_pcap" && device.arg("rx_pcap").has_value();
+}
+
+// The workers a tap gets without RSS: what it says, else one per pinned worker core, else one.
+uint32_t workers_without_rss(const Config& config, const TapConfig& tap) {
+    if (tap.workers) return *tap.workers;
+    return config.threads.workers.empty() ? 1u : uint32_t(config.threads.workers.size());
+}
+
+// RX queues a DPDK port asks for: the tap's workers, or (auto) one per core it may use. A device
+// that offers fewer, or no symmetric RSS, gets fewer at start, and the workers follow it.
+uint16_t queues_asked(const Config& config, const TapConfig& tap, const PortConfig& port,
+                      const MachineFacts& machine) {
+    if (port.driver != DriverKind::dpdk || is_replay(port)) return 1;
+    const uint32_t cores = config.threads.workers.empty() ? std::max(1u, machine.cpus)
+                                                          : uint32_t(config.threads.workers.size());
+    return uint16_t(std::min(tap.workers.value_or(cores), limits::max_workers));
+}
+
+PortPlan plan_port(const Config& config, const TapConfig& tap, const PortConfig& port,
+                   const PortConfig* peer, const std::string& key, const MachineFacts& machine) {
+    PortPlan p;
+    p.key = key;
+    p.config = port;
+    p.timestamps = tap.timestamps;
+    if (peer != nullptr && peer->driver == DriverKind::dpdk) p.peer_device = peer->device;
+    p.ports_in_tap = peer != nullptr ? 2 : 1;
+    p.workers_given = tap.workers.has_value();
+    if (port.driver != DriverKind::dpdk) return p;
+    p.replay = is_replay(port);
+    p.queues = queues_asked(config, tap, port, machine);
+    p.workers_without_rss = workers_without_rss(config, tap);
+    p.workers = std::max<uint32_t>(p.queues, p.workers_without_rss);
+    p.rx_descriptors = config.dpdk.rx_descriptors;
+    p.ring_capacity = config.ring_capacity;
+    // A replay's rx thread waits for free mbufs and must see them all: no per-thread cache.
+    p.cache = p.replay ? 0 : mbuf_cache_size;
+    if (config.dpdk.mbufs_per_port && uint64_t(p.cache) * 3 / 2 > *config.dpdk.mbufs_per_port) p.cache = 0;
+    p.budget = mbufs_held_at_once(p.rx_descriptors, p.queues, p.workers, p.ring_capacity, p.cache);
+    p.mbufs_auto = !config.dpdk.mbufs_per_port;
+    p.mbufs = config.dpdk.mbufs_per_port
+                  ? *config.dpdk.mbufs_per_port
+                  : uint32_t(std::min<uint64_t>(pool_size_for(p.budget.total()), limits::max_mbufs_per_port));
+    return p;
+}
+
+DpdkPlan plan_dpdk(const Config& config, const std::vector<TapPlan>& taps) {
+    DpdkPlan d;
+    d.no_huge = eal_option_given(config.dpdk.eal, "--no-huge");
+    d.in_memory = eal_option_given(config.dpdk.eal, "--in-memory");
+    d.mbuf_bytes = d.no_huge ? mbuf_footprint_no_huge_bytes : mbuf_footprint_bytes;
+    uint64_t pool_bytes = 0;
+    for (const TapPlan& tap : taps)
+        for (const PortPlan& port : tap.ports) {
+            if (port.config.driver != DriverKind::dpdk) continue;
+            d.used = true;
+            pool_bytes += uint64_t(port.mbufs) * d.mbuf_bytes;
+        }
+    if (!d.used) return d;
+    d.memory_mib = eal_base_mib + (pool_bytes + (1 << 20) - 1) / (1 << 20);
+    d.hugepages_2m = d.no_huge ? 0 : (d.memory_mib + 1) / 2;
+    return d;
+}
 
 constexpr size_t label_width = 16;
 
@@ -91,14 +162,37 @@ std::string retention(const RetentionConfig& retention) {
     return "keep " + join(limits, ", ") + "; oldest deleted first";
 }
 
-void print_tap(std::ostream& out, const Config& config, const TapConfig& tap) {
+std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+// What one DPDK port is given: queues, descriptors, its pool and why that size.
+std::string port_resources(const PortPlan& p, const DpdkPlan& dpdk) {
+    std::string text = std::to_string(p.queues) + (p.queues == 1 ? " queue" : " queues at most") +
+                       " of " + std::to_string(p.rx_descriptors) + " descriptors; pool " +
+                       std::to_string(p.mbufs) + " mbufs (" + mib(uint64_t(p.mbufs) * dpdk.mbuf_bytes);
+    text += p.mbufs_auto ? ", auto: " + std::to_string(p.budget.total()) + " can be held at once"
+                         : ", dpdk.mbufs_per_port";
+    return text + ")" + (p.cache == 0 ? ", no per-thread cache" : "");
+}
+
+void print_tap(std::ostream& out, const Config& config, const TapPlan& plan, const DpdkPlan& dpdk) {
+    const TapConfig& tap = *std::find_if(config.taps.begin(), config.taps.end(),
+                                         [&](const TapConfig& t) { return t.name == plan.name; });
     heading(out, "tap " + tap.name);
-    row(out, "port a", describe_port(tap.a));
-    row(out, "port b", tap.b ? describe_port(*tap.b) : "none (single-output TAP or SPAN)");
-    row(out, "workers", tap.workers ? std::to_string(*tap.workers) : "auto (as many as the ports offer)");
+    for (const PortPlan& port : plan.ports) {
+        const std::string label = &port == &plan.ports.front() ? "port a" : "port b";
+        row(out, label, describe_port(port.config));
+        if (port.config.driver == DriverKind::dpdk) row(out, "", port_resources(port, dpdk));
+    }
+    if (plan.ports.size() == 1) row(out, "port b", "none (single-output TAP or SPAN)");
+    row(out, "workers", plan.workers_auto ? "auto: " + std::to_string(plan.workers) +
+                                                " at most (as many as the ports offer)"
+                                          : std::to_string(plan.workers));
+    row(out, "rings", std::to_string(plan.workers * plan.ports.size()) + " rx_to_worker and " +
+                          std::to_string(plan.workers) + " worker_to_writer of " +
+                          std::to_string(plan.ring_capacity) + " packets");
     row(out, "timestamps", std::string(name_of(tap.timestamps)));
     row(out, "reorder", format_duration(tap.reorder_window_ns));
-    row(out, "files", tap_directory(config, tap) + "  (in progress: .partial/, index and stats: .meta/)");
+    row(out, "files", plan.directory + "  (in progress: .partial/, index and stats: .meta/)");
 }
 
 std::string run_as(const Config& config) {
@@ -110,19 +204,57 @@ std::string run_as(const Config& config) {
     return who + ", once the ports are open";
 }
 
-bool uses_dpdk(const Config& config) {
-    for (const auto& tap : config.taps) {
-        if (tap.a.driver == DriverKind::dpdk) return true;
-        if (tap.b && tap.b->driver == DriverKind::dpdk) return true;
+}  // namespace
+
+bool eal_option_given(const std::vector<std::string>& eal, std::string_view opt) {
+    for (const std::string& arg : eal) {
+        if (arg == opt) return true;
+        if (opt.starts_with("--") && arg.starts_with(std::string(opt) + "=")) return true;
+        // Short options glued to their value: -l0, -m512.
+        if (opt.size() == 2 && !arg.starts_with("--") && arg.starts_with(opt)) return true;
     }
     return false;
 }
 
-}  // namespace
+RunPlan make_plan(const Config& config, const MachineFacts& machine) {
+    RunPlan plan;
+    for (size_t t = 0; t < config.taps.size(); ++t) {
+        const TapConfig& tap = config.taps[t];
+        const std::string key = "taps[" + std::to_string(t) + "]";
+        TapPlan tp;
+        tp.name = tap.name;
+        tp.ports.push_back(plan_port(config, tap, tap.a, tap.b ? &*tap.b : nullptr, key + ".a", machine));
+        if (tap.b) tp.ports.push_back(plan_port(config, tap, *tap.b, &tap.a, key + ".b", machine));
+        tp.workers_auto = !tap.workers;
+        tp.workers = workers_without_rss(config, tap);
+        for (const PortPlan& p : tp.ports) tp.workers = std::max(tp.workers, p.queues == 1 ? 0u : p.workers);
+        tp.ring_capacity = config.ring_capacity;
+        tp.directory = tap_directory(config, tap);
+        plan.taps.push_back(std::move(tp));
+    }
+    plan.dpdk = plan_dpdk(config, plan.taps);
+    return plan;
+}
 
-void print_plan(const Config& config, std::ostream& out) {
+std::vector<ConfigError> plan_errors(const Config& config, const RunPlan& plan) {
+    std::vector<ConfigError> errors;
+    for (const TapPlan& tap : plan.taps)
+        for (const PortPlan& p : tap.ports) {
+            if (p.config.driver != DriverKind::dpdk || p.mbufs >= p.budget.fixed()) continue;
+            errors.push_back(config.error(
+                "dpdk.mbufs_per_port",
+                std::to_string(p.mbufs) + " mbufs for " + p.key + " (" + p.config.device +
+                    "), but not even the rx descriptors, bursts and caches fit (" +
+                    std::to_string(p.budget.fixed()) + "), so the port would starve; set "
+                    "dpdk.mbufs_per_port to " + std::to_string(pool_size_for(p.budget.total())) +
+                    " or leave it out (auto)"));
+        }
+    return errors;
+}
+
+void print_plan(const Config& config, const RunPlan& plan, std::ostream& out) {
     top_row(out, "config", config.path);
-    for (const auto& tap : config.taps) print_tap(out, config, tap);
+    for (const TapPlan& tap : plan.taps) print_tap(out, config, tap, plan.dpdk);
 
     heading(out, "threads");
     row(out, "rx", cores(config.threads.rx));
@@ -130,11 +262,20 @@ void print_plan(const Config& config, std::ostream& out) {
     row(out, "writer", config.threads.writer ? std::to_string(*config.threads.writer) : "unpinned");
     row(out, "idle", std::string(name_of(config.threads.idle)));
 
-    if (config.dpdk.present || uses_dpdk(config)) {
+    if (config.dpdk.present || plan.dpdk.used) {
         heading(out, "dpdk");
         row(out, "eal", config.dpdk.eal.empty() ? "(none extra)" : command_line(config.dpdk.eal));
-        row(out, "mbufs_per_port", std::to_string(config.dpdk.mbufs_per_port));
+        row(out, "mbufs_per_port", config.dpdk.mbufs_per_port
+                                       ? std::to_string(*config.dpdk.mbufs_per_port)
+                                       : "auto (each port's pool is sized above)");
         row(out, "rx_descriptors", std::to_string(config.dpdk.rx_descriptors));
+        if (plan.dpdk.used)
+            row(out, "memory", std::to_string(plan.dpdk.memory_mib) + " MiB (" +
+                                   (plan.dpdk.no_huge
+                                        ? "--no-huge: EAL -m " + std::to_string(plan.dpdk.memory_mib) +
+                                              ", 4 KiB pages, one mbuf a page)"
+                                        : std::to_string(plan.dpdk.hugepages_2m) +
+                                              " hugepages of 2 MiB; --hugepages-needed prints it)"));
     }
 
     top_row(out, "ring capacity", std::to_string(config.ring_capacity) + " packets per ring");

@@ -231,56 +231,58 @@ std::vector<TapCores> assign_cores(const Config& config,
 
 }  // namespace
 
-int run_daemon(const Config& config) {
-    static SignalFlags signals;
-    install_signal_handlers(signals);
-    if (const int status = start_dpdk(config, [](bool error, const std::string& line) {
-            error ? log_error(line) : log_info(line);
-        });
-        status != 0)
-        return status;
+namespace {
 
-    std::vector<std::unique_ptr<TapPipeline>> taps;
+using Taps = std::vector<std::unique_ptr<TapPipeline>>;
+
+// EAL (when the plan has DPDK ports), then every tap's ports and folders, from the plan.
+// Returns the daemon's exit status when something refused, else 0.
+int open_taps(const Config& config, const RunPlan& plan, const SignalFlags& signals, Taps& taps) {
     try {
-        for (const TapConfig& tap : config.taps)
-            taps.push_back(std::make_unique<TapPipeline>(config, tap, signals.rotations));
+        if (const std::string line = start_dpdk(config, plan); !line.empty()) log_info(line);
+    } catch (const DpdkStartError& e) {
+        log_error(std::string(e.what()) + "; nothing was started");
+        return e.exit_status;
+    }
+    try {
+        for (size_t t = 0; t < config.taps.size(); ++t)
+            taps.push_back(std::make_unique<TapPipeline>(config, config.taps[t], plan.taps[t],
+                                                         signals.rotations));
     } catch (const std::exception& e) {
         log_error(std::string(e.what()) + "; nothing was started");
         return 2;
     }
+    return 0;
+}
 
-    // The ports are open and the folders exist: from here on an ordinary user will do.
-    try {
-        RunAs run_as;
-        const std::vector<ConfigError> errors = resolve_run_as(config, run_as);
-        if (!errors.empty()) throw std::runtime_error(errors.front().to_string());
-        std::vector<std::string> folders;
-        for (const auto& tap : taps)
-            folders.insert(folders.end(), {tap->directory().tap_dir(), tap->directory().partial_dir(),
-                                           tap->directory().meta_dir()});
-        drop_privileges(run_as, folders);
-        if (run_as.change) {
-            const std::string& prom = config.stats.prometheus_textfile;
-            if (!prom.empty()) {
-                const size_t slash = prom.find_last_of('/');
-                folders.push_back(slash == std::string::npos ? "." : prom.substr(0, std::max<size_t>(slash, 1)));
-            }
-            // Folders above a tap folder were not handed over: each must let the user through.
-            for (const std::string& folder : folders)
-                if (::access(folder.c_str(), W_OK | X_OK) != 0)
-                    throw std::runtime_error(
-                        "as " + (config.user.empty() ? "group " + config.group : config.user) +
-                        ", cannot write into " + folder + " (" + std::strerror(errno) +
-                        "); every folder above it must be searchable by that user, and the folder "
-                        "itself writable");
-            log_info("running as uid " + std::to_string(::getuid()) + ", gid " +
-                     std::to_string(::getgid()));
-        }
-    } catch (const std::exception& e) {
-        log_error(std::string(e.what()) + "; nothing was started");
-        return 1;
+// The ports are open and the folders exist: from here on an ordinary user will do. Throws.
+void become_run_as_user(const Config& config, const Taps& taps) {
+    RunAs run_as;
+    const std::vector<ConfigError> errors = resolve_run_as(config, run_as);
+    if (!errors.empty()) throw std::runtime_error(errors.front().to_string());
+    std::vector<std::string> folders;
+    for (const auto& tap : taps)
+        folders.insert(folders.end(), {tap->directory().tap_dir(), tap->directory().partial_dir(),
+                                       tap->directory().meta_dir()});
+    drop_privileges(run_as, folders);
+    if (!run_as.change) return;
+    const std::string& prom = config.stats.prometheus_textfile;
+    if (!prom.empty()) {
+        const size_t slash = prom.find_last_of('/');
+        folders.push_back(slash == std::string::npos ? "." : prom.substr(0, std::max<size_t>(slash, 1)));
     }
+    // Folders above a tap folder were not handed over: each must let the user through.
+    for (const std::string& folder : folders)
+        if (::access(folder.c_str(), W_OK | X_OK) != 0)
+            throw std::runtime_error(
+                "as " + (config.user.empty() ? "group " + config.group : config.user) +
+                ", cannot write into " + folder + " (" + std::strerror(errno) +
+                "); every folder above it must be searchable by that user, and the folder "
+                "itself writable");
+    log_info("running as uid " + std::to_string(::getuid()) + ", gid " + std::to_string(::getgid()));
+}
 
+void start_taps(const Config& config, const Taps& taps) {
     const std::vector<TapCores> cores = assign_cores(config, taps);
     for (size_t t = 0; t < taps.size(); ++t) {
         taps[t]->start(cores[t]);
@@ -294,94 +296,141 @@ int run_daemon(const Config& config) {
             if (const std::string w = taps[t]->source(p).setup_warning(); !w.empty())
                 log_warning("tap " + taps[t]->name() + ": " + w);
     }
+}
 
-    std::vector<TapSnapshot> previous;
-    for (const auto& tap : taps) previous.push_back(tap->snapshot());
-    const uint64_t interval_ns = config.stats.interval_ns;
-    uint64_t next_stats_ns = monotonic_now_ns() + interval_ns;
-    uint64_t seen_rotations = 0;
-    bool stopping = false;
-    bool ready = false;
-    Watchdog watchdog;
-    PrometheusExport prometheus(config.stats.prometheus_textfile);
+// The control thread while the taps run: READY=1, the watchdog, signals, errors and the
+// statistics every interval, until every tap has published its last file.
+class ControlLoop {
+public:
+    ControlLoop(const Config& config, const Taps& taps, const SignalFlags& signals)
+        : config_(config), taps_(taps), signals_(signals),
+          prometheus_(config.stats.prometheus_textfile) {
+        for (const auto& tap : taps) previous_.push_back(tap->snapshot());
+        next_stats_ns_ = monotonic_now_ns() + config.stats.interval_ns;
+    }
 
-    auto all_finished = [&] {
-        for (const auto& tap : taps)
+    void run() {
+        while (!all_finished()) {
+            notify_ready_once_started();
+            timespec tick{0, ready_ ? 100'000'000 : 1'000'000};  // 10 times a second once ready
+            nanosleep(&tick, nullptr);
+            watchdog_.poll(taps_, monotonic_now_ns());
+            handle_signals();
+            for (const auto& tap : taps_)
+                for (const std::string& error : tap->take_errors()) log_error(error);
+            if (monotonic_now_ns() >= next_stats_ns_) write_interval_stats();
+        }
+        for (const auto& tap : taps_) tap->join();
+        // A replay can end before the first look at the threads: they did all run.
+        if (!ready_) sd_notify(0, "READY=1");
+        if (!stopping_) sd_notify(0, "STOPPING=1");
+    }
+
+    // The final statistics and summary; the daemon's exit status.
+    int finish() {
+        int status = 0;
+        std::vector<TapSnapshot> final_snapshots;
+        for (const auto& tap : taps_) {
+            for (const std::string& error : tap->take_errors()) log_error(error);
+            const TapSnapshot final = tap->snapshot();
+            append_stats(*tap, final, true);
+            final_snapshots.push_back(final);
+            log_info(summary_line(final, *tap));
+            for (size_t p = 0; p < final.ports.size(); ++p) {
+                if (final.ports[p].present && final.ports[p].in_flight() != 0) {
+                    log_error("tap " + tap->name() + " port " + (p == 0 ? "a" : "b") + ": " +
+                              std::to_string(final.ports[p].in_flight()) +
+                              " packets unaccounted for at exit; please report this");
+                    status = 1;
+                }
+            }
+            if (tap->has_port_error()) status = 1;
+        }
+        prometheus_.write(final_snapshots, true);
+        return status;
+    }
+
+private:
+    bool all_finished() const {
+        for (const auto& tap : taps_)
             if (!tap->finished()) return false;
         return true;
-    };
-    while (!all_finished()) {
-        // READY=1 once every thread has entered its loop (the ports were opened before).
-        if (!ready) {
-            const std::vector<Heartbeat> beats = all_heartbeats(taps);
-            bool all_started = true;
-            for (const Heartbeat& beat : beats) all_started = all_started && beat.started;
-            if (all_started) {
-                ready = true;
-                sd_notify(0, "READY=1\nSTATUS=capturing");
-                watchdog.start(beats, monotonic_now_ns());
-            }
-        }
-        timespec tick{0, ready ? 100'000'000 : 1'000'000};  // signals, errors, stats: 10 times a second
-        nanosleep(&tick, nullptr);
-        watchdog.poll(taps, monotonic_now_ns());
-        if (!stopping && signals.stop.load(std::memory_order_relaxed)) {
-            stopping = true;
+    }
+
+    // READY=1 once every thread has entered its loop (the ports were opened before).
+    void notify_ready_once_started() {
+        if (ready_) return;
+        const std::vector<Heartbeat> beats = all_heartbeats(taps_);
+        for (const Heartbeat& beat : beats)
+            if (!beat.started) return;
+        ready_ = true;
+        sd_notify(0, "READY=1\nSTATUS=capturing");
+        watchdog_.start(beats, monotonic_now_ns());
+    }
+
+    void handle_signals() {
+        if (!stopping_ && signals_.stop.load(std::memory_order_relaxed)) {
+            stopping_ = true;
             log_info("stopping: draining the rings and publishing the last files");
             sd_notify(0, "STOPPING=1");
-            for (const auto& tap : taps) tap->request_stop();
+            for (const auto& tap : taps_) tap->request_stop();
         }
-        if (const uint64_t r = signals.rotations.load(std::memory_order_relaxed);
-            r != seen_rotations) {
-            seen_rotations = r;
+        if (const uint64_t r = signals_.rotations.load(std::memory_order_relaxed);
+            r != seen_rotations_) {
+            seen_rotations_ = r;
             log_info("SIGHUP: publishing the current files and starting new ones");
         }
-        for (const auto& tap : taps)
-            for (const std::string& error : tap->take_errors()) log_error(error);
-        if (monotonic_now_ns() < next_stats_ns) continue;
-        next_stats_ns += interval_ns;
+    }
+
+    void write_interval_stats() {
+        next_stats_ns_ += config_.stats.interval_ns;
         std::string status;
         std::vector<TapSnapshot> snapshots;
-        for (size_t t = 0; t < taps.size(); ++t) {
-            TapSnapshot now = taps[t]->snapshot();
-            append_stats(*taps[t], now, false);
-            status += (t == 0 ? "" : " | ") + status_line(now, previous[t]);
-            warn_upstream_loss(now, previous[t], config.stats.loss_warn_percent);
+        for (size_t t = 0; t < taps_.size(); ++t) {
+            TapSnapshot now = taps_[t]->snapshot();
+            append_stats(*taps_[t], now, false);
+            status += (t == 0 ? "" : " | ") + status_line(now, previous_[t]);
+            warn_upstream_loss(now, previous_[t], config_.stats.loss_warn_percent);
             snapshots.push_back(now);
-            previous[t] = std::move(now);
+            previous_[t] = std::move(now);
         }
-        prometheus.write(snapshots, false);
+        prometheus_.write(snapshots, false);
         if (log_is_interactive())
             log_status_line(status);
         else
             log_info(status);
         sd_notifyf(0, "STATUS=%s", status.c_str());
     }
-    for (const auto& tap : taps) tap->join();
-    // A replay can end before the first look at the threads: they did all run.
-    if (!ready) sd_notify(0, "READY=1");
-    if (!stopping) sd_notify(0, "STOPPING=1");
 
-    int status = 0;
-    std::vector<TapSnapshot> final_snapshots;
-    for (const auto& tap : taps) {
-        for (const std::string& error : tap->take_errors()) log_error(error);
-        const TapSnapshot final = tap->snapshot();
-        append_stats(*tap, final, true);
-        final_snapshots.push_back(final);
-        log_info(summary_line(final, *tap));
-        for (size_t p = 0; p < final.ports.size(); ++p) {
-            if (final.ports[p].present && final.ports[p].in_flight() != 0) {
-                log_error("tap " + tap->name() + " port " + (p == 0 ? "a" : "b") + ": " +
-                          std::to_string(final.ports[p].in_flight()) +
-                          " packets unaccounted for at exit; please report this");
-                status = 1;
-            }
-        }
-        if (tap->has_port_error()) status = 1;
+    const Config& config_;
+    const Taps& taps_;
+    const SignalFlags& signals_;
+    std::vector<TapSnapshot> previous_;
+    uint64_t next_stats_ns_ = 0;
+    uint64_t seen_rotations_ = 0;
+    bool stopping_ = false;
+    bool ready_ = false;
+    Watchdog watchdog_;
+    PrometheusExport prometheus_;
+};
+
+}  // namespace
+
+int run_daemon(const Config& config, const RunPlan& plan) {
+    static SignalFlags signals;
+    install_signal_handlers(signals);
+    Taps taps;
+    if (const int status = open_taps(config, plan, signals, taps); status != 0) return status;
+    try {
+        become_run_as_user(config, taps);
+    } catch (const std::exception& e) {
+        log_error(std::string(e.what()) + "; nothing was started");
+        return 1;
     }
-    prometheus.write(final_snapshots, true);
-    return status;
+    start_taps(config, taps);
+    ControlLoop loop(config, taps, signals);
+    loop.run();
+    return loop.finish();
 }
 
 }  // namespace taprec

@@ -44,7 +44,10 @@ constexpr int exit_usage = 2;
 const char* const usage_text =
     "usage:\n"
     "  taprec --config FILE            run (foreground; systemd runs it like this)\n"
-    "  taprec --config FILE --check    validate the configuration, print the plan, exit\n"
+    "  taprec --config FILE --check    check the configuration against this machine as the\n"
+    "                                  start does, print the plan, exit\n"
+    "  taprec --config FILE --hugepages-needed\n"
+    "                                  print the 2 MiB hugepages the plan needs (0: none)\n"
     "  taprec stats [--config FILE | --dir DIR] [--watch] [--json]\n"
     "                                  show the latest statistics (taprec stats --help)\n"
     "  taprec --version | --help\n"
@@ -61,15 +64,12 @@ int usage_error(const std::string& message) {
 struct Options {
     std::string config_path;
     bool check = false;
+    bool hugepages_needed = false;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    std::vector<std::string_view> args(argv + 1, argv + argc);
-    if (!args.empty() && args[0] == "stats")
-        return taprec::run_stats_command({args.begin() + 1, args.end()});
-    Options options;
+// Fills `options`; returns -1 to go on, else the exit status (after --help, --version or a
+// usage error).
+int parse_options(const std::vector<std::string_view>& args, Options& options) {
     bool seen_config = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
         }
         if (arg == "--check") {
             options.check = true;
+        } else if (arg == "--hugepages-needed") {
+            options.hugepages_needed = true;
         } else if (arg == "--config" || arg == "-c" || arg.starts_with("--config=")) {
             // Two files are no merge of the two: which one would the service run?
             if (seen_config) return usage_error("--config given twice; give one FILE");
@@ -99,29 +101,51 @@ int main(int argc, char** argv) {
         }
     }
     if (options.config_path.empty()) return usage_error("--config FILE is required");
+    if (options.check && options.hugepages_needed)
+        return usage_error("--check prints the hugepages needed too; give one of the two");
+    return -1;
+}
+
+int report_errors(const std::vector<taprec::ConfigError>& errors) {
+    for (const taprec::ConfigError& e : errors) taprec::log_line(taprec::LogLevel::error, e.to_string());
+    taprec::log_line(taprec::LogLevel::error,
+                     "taprec: " + std::to_string(errors.size()) + " configuration error" +
+                         (errors.size() == 1 ? "" : "s") + "; nothing was started");
+    return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "stats")
+        return taprec::run_stats_command({args.begin() + 1, args.end()});
+    Options options;
+    if (const int status = parse_options(args, options); status >= 0) return status;
 
     taprec::ParseResult parsed = taprec::load_config_file(options.config_path);
     std::vector<taprec::ConfigError> errors = parsed.errors;
     if (errors.empty()) errors = taprec::validate_config(parsed.config);
-    if (errors.empty()) errors = taprec::preflight(parsed.config);
+    if (!errors.empty()) return report_errors(errors);
+    // One plan from the configuration and this machine: --check prints it, the run executes it.
+    const taprec::MachineFacts machine = taprec::read_machine_facts();
+    const taprec::RunPlan plan = taprec::make_plan(parsed.config, machine);
+    if (options.hugepages_needed) {  // before the machine checks: it is how they come to pass
+        std::printf("%llu\n", static_cast<unsigned long long>(plan.dpdk.hugepages_2m));
+        return exit_ok;
+    }
+    errors = taprec::preflight(parsed.config, plan, machine);
     if (errors.empty()) {
         taprec::RunAs run_as;
         errors = taprec::resolve_run_as(parsed.config, run_as);
     }
-    if (!errors.empty()) {
-        for (const taprec::ConfigError& e : errors)
-            taprec::log_line(taprec::LogLevel::error, e.to_string());
-        taprec::log_line(taprec::LogLevel::error,
-                         "taprec: " + std::to_string(errors.size()) + " configuration error" +
-                             (errors.size() == 1 ? "" : "s") + "; nothing was started");
-        return exit_usage;
-    }
+    if (!errors.empty()) return report_errors(errors);
     for (const std::string& warning : taprec::preflight_warnings(parsed.config))
         taprec::log_warning(warning);
     if (options.check) {
-        taprec::print_plan(parsed.config, std::cout);
+        taprec::print_plan(parsed.config, plan, std::cout);
         std::cout << "configuration OK\n";
         return exit_ok;
     }
-    return taprec::run_daemon(parsed.config);
+    return taprec::run_daemon(parsed.config, plan);
 }

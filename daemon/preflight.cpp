@@ -8,19 +8,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include "config/validate.hpp"
+#include "drivers/dpdk_device.hpp"
+#include "drivers/dpdk_eal.hpp"
 
 namespace taprec {
 namespace {
 
-// The deepest existing ancestor of `path` must be a folder we can write into.
+// The deepest existing ancestor of `path` must be a folder in which taprec can create its
+// folders. Asked by creating (and removing) one: permission bits do not tell for /proc, sysfs,
+// a read-only mount, or root.
 std::string directory_problem(const std::string& path) {
     std::string probe = path;
     while (!probe.empty()) {
@@ -29,13 +37,32 @@ std::string directory_problem(const std::string& path) {
             if (!S_ISDIR(st.st_mode)) return probe + " is not a folder";
             if (::access(probe.c_str(), W_OK | X_OK) != 0)
                 return probe + " is not writable (" + std::strerror(errno) + ")";
+            std::string temp = (probe == "/" ? "" : probe) + "/.taprec-check-XXXXXX";
+            if (::mkdtemp(temp.data()) == nullptr)
+                return "cannot create a folder in " + probe + " (" + std::strerror(errno) + ")";
+            ::rmdir(temp.c_str());
             return "";
         }
         const size_t slash = probe.find_last_of('/');
-        if (slash == std::string::npos || slash == 0) break;
-        probe.resize(slash);
+        if (slash == std::string::npos) break;
+        probe.resize(slash == 0 ? 1 : slash);
     }
     return "";
+}
+
+// Whether libpcap reads `path` through its first record (a pcapng file whose interfaces it cannot
+// handle opens, then fails on the first read). Sets the link type; "" or libpcap's complaint.
+std::string capture_file_problem(const std::string& path, int& link_type) {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    if (p == nullptr) return err;
+    link_type = pcap_datalink(p);
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    std::string problem;
+    if (pcap_next_ex(p, &header, &data) == PCAP_ERROR) problem = pcap_geterr(p);
+    pcap_close(p);
+    return problem;
 }
 
 // The name libpcap gives a link type, with its number: "EN10MB (1)".
@@ -72,17 +99,28 @@ int check_port(const PortConfig& port, const std::string& key, const Config& con
         return -1;
     }
     if (port.file.empty()) return -1;
-    char err[PCAP_ERRBUF_SIZE] = {};
-    pcap_t* p = pcap_open_offline(port.file.c_str(), err);
-    if (p == nullptr) {
+    int link_type = -1;
+    if (const std::string problem = capture_file_problem(port.file, link_type); !problem.empty()) {
         errors.push_back(config.error(key + ".file", std::string("cannot read \"") + port.file +
-                                                         "\": " + err +
-                                                         "; give the path of a pcap or pcapng file"));
+                                                         "\": " + problem +
+                                                         "; give the path of a pcap or pcapng file "
+                                                         "libpcap can read"));
         return -1;
     }
-    const int link_type = pcap_datalink(p);
-    pcap_close(p);
     return link_type;
+}
+
+// A net_pcap vdev's rx_pcap file: present and readable through its first record.
+void check_replay_file(const PortConfig& port, const std::string& key, const Config& config,
+                       std::vector<ConfigError>& errors) {
+    if (port.driver != DriverKind::dpdk) return;
+    const DpdkDevice device = parse_dpdk_device(port.device);
+    const auto file = device.arg("rx_pcap");
+    if (device.driver != "net_pcap" || !file) return;
+    int link_type = -1;
+    if (const std::string problem = capture_file_problem(*file, link_type); !problem.empty())
+        errors.push_back(config.error(key + ".device", "rx_pcap \"" + *file + "\": " + problem +
+                                                           "; give an existing, readable pcap file"));
 }
 
 // The cores a thread of this process can be pinned to. Not sched_getaffinity's answer: under
@@ -181,7 +219,37 @@ void check_ownership(const Config& config, std::vector<ConfigError>& errors) {
 
 }  // namespace
 
-std::vector<ConfigError> preflight(const Config& config) {
+MachineFacts read_machine_facts() {
+    namespace fs = std::filesystem;
+    MachineFacts facts;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    facts.cpus = sched_getaffinity(0, sizeof set, &set) == 0
+                     ? uint32_t(CPU_COUNT(&set))
+                     : std::max(1u, std::thread::hardware_concurrency());
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/sys/kernel/mm/hugepages", ec)) {
+        const std::string name = entry.path().filename();  // hugepages-2048kB
+        const uint64_t kb = std::strtoull(name.c_str() + name.find('-') + 1, nullptr, 10);
+        uint64_t free_pages = 0;
+        std::ifstream(entry.path() / "free_hugepages") >> free_pages;
+        facts.free_hugepage_bytes += free_pages * kb * 1024;
+    }
+    std::ifstream mounts("/proc/mounts");
+    for (std::string line; std::getline(mounts, line);)
+        facts.hugetlbfs_mounted = facts.hugetlbfs_mounted || line.find(" hugetlbfs ") != std::string::npos;
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string key; meminfo >> key;) {
+        uint64_t kb = 0;
+        meminfo >> kb;
+        if (key == "MemAvailable:") facts.available_memory_bytes = kb * 1024;
+        meminfo.ignore(64, '\n');
+    }
+    return facts;
+}
+
+std::vector<ConfigError> preflight(const Config& config, const RunPlan& plan,
+                                   const MachineFacts& machine) {
     std::vector<ConfigError> errors;
     check_ownership(config, errors);
     int link_type = -1;  // the first capture file's, to compile the filter for
@@ -190,6 +258,8 @@ std::vector<ConfigError> preflight(const Config& config) {
         const std::string key = "taps[" + std::to_string(t) + "]";
         const int a_link_type = check_port(tap.a, key + ".a", config, errors);
         const int b_link_type = tap.b ? check_port(*tap.b, key + ".b", config, errors) : -1;
+        check_replay_file(tap.a, key + ".a", config, errors);
+        if (tap.b) check_replay_file(*tap.b, key + ".b", config, errors);
         if (link_type < 0) link_type = a_link_type >= 0 ? a_link_type : b_link_type;
         if (a_link_type >= 0 && b_link_type >= 0 && a_link_type != b_link_type)
             errors.push_back(config.error(
@@ -203,6 +273,8 @@ std::vector<ConfigError> preflight(const Config& config) {
     if (const std::string problem = directory_problem(config.output.directory); !problem.empty())
         errors.push_back(config.error(
             "output.directory", problem + "; choose a folder taprec can write, or fix its permissions"));
+    for (ConfigError& e : plan_errors(config, plan)) errors.push_back(std::move(e));
+    for (ConfigError& e : check_dpdk_machine(config, plan, machine)) errors.push_back(std::move(e));
     if (!config.output.filter.empty()) {
         pcap_t* dead = pcap_open_dead(link_type < 0 ? DLT_EN10MB : link_type,
                                       static_cast<int>(config.output.snaplen));

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "config/limits.hpp"
 #include "drivers/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
@@ -45,14 +46,16 @@ void log_notice(const std::string& prefix, const Notice& n) {
 
 }  // namespace
 
-TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
+TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPlan& plan,
                          const std::atomic<uint64_t>& rotate_generation)
     : tap_(tap), idle_policy_(config.threads.idle) {
     PortOptions options;
     options.snaplen = config.output.snaplen;
     options.timestamps = tap.timestamps;
     options.queues = tap.workers.value_or(1);
+    options.plan = &plan.ports[0];
     sources_.push_back(open_port(tap.a, options));
+    options.plan = tap.b ? &plan.ports[1] : nullptr;
     if (tap.b) sources_.push_back(open_port(*tap.b, options));
     const int link_type = sources_[0]->link_type();
     if (sources_.size() == 2 && sources_[1]->link_type() != link_type)
@@ -63,9 +66,10 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap,
                                  "; both directions must go into one pcap file");
 
     const uint32_t workers = resolve_workers(config, tap, *sources_[0]);
-    if (workers == 0 || workers > 64)
+    if (workers == 0 || workers > limits::max_workers)  // validation allows no other, --check says
         throw std::runtime_error("tap " + tap.name + ": " + std::to_string(workers) +
-                                 " workers; set taps[].workers between 1 and 64");
+                                 " workers; set taps[].workers between 1 and " +
+                                 std::to_string(limits::max_workers));
 
     try {
         filter_ = std::make_unique<PacketFilter>(config.output.filter, link_type,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/plan.hpp"
 #include "daemon/watchdog.hpp"
 #include "drivers/packet_source.hpp"
 #include "drivers/rx_poller.hpp"
@@ -31,9 +32,9 @@ struct TapCores {
 
 class TapPipeline {
 public:
-    // Opens the ports and the output folder and compiles the filter; throws std::runtime_error
-    // with a message naming what failed. Starts no thread.
-    TapPipeline(const Config& config, const TapConfig& tap,
+    // Opens the ports (each with its slice of `plan`) and the output folder and compiles the
+    // filter; throws std::runtime_error with a message naming what failed. Starts no thread.
+    TapPipeline(const Config& config, const TapConfig& tap, const TapPlan& plan,
                 const std::atomic<uint64_t>& rotate_generation);
     ~TapPipeline();
 

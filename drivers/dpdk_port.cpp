@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "config/limits.hpp"
 #include "drivers/dpdk_api.hpp"
 #include "drivers/dpdk_clock.hpp"
 #include "drivers/dpdk_device.hpp"
@@ -23,28 +24,9 @@ namespace taprec {
 namespace {
 
 constexpr uint16_t max_burst = 64;
-constexpr uint16_t max_queues = 64;
+constexpr uint16_t max_queues = limits::max_workers;
 constexpr uint32_t tx_descriptors = 512;     // unused: a tap port never sends; some PMDs want one
 constexpr uint64_t replay_stall_ns = 1'000'000'000;  // EOF fallback, see DpdkPort::on_empty_poll
-
-// The tap a port belongs to, its index, and the tap's other port.
-struct TapView {
-    const TapConfig* tap = nullptr;
-    size_t index = 0;
-    const PortConfig* peer = nullptr;
-};
-
-TapView find_tap(const Config& config, const PortConfig& port) {
-    for (size_t i = 0; i < config.taps.size(); ++i) {
-        const TapConfig& tap = config.taps[i];
-        if (tap.a.driver == DriverKind::dpdk && tap.a.device == port.device)
-            return {&tap, i, tap.b ? &*tap.b : nullptr};
-        if (tap.b && tap.b->driver == DriverKind::dpdk && tap.b->device == port.device)
-            return {&tap, i, &tap.a};
-    }
-    throw std::runtime_error("dpdk device " + port.device + " is not in the configuration DPDK "
-                             "was started with");
-}
 
 bool rss_capable(const rte_eth_dev_info& info) {
     return info.max_rx_queues > 1 && rss_hash_types(info.flow_type_rss_offloads) != 0;
@@ -75,11 +57,9 @@ void register_thread_once() noexcept {
 
 class DpdkPort final : public PacketSource {
 public:
-    DpdkPort(const PortConfig& port, const PortOptions& options, const DpdkRuntime& runtime)
+    DpdkPort(const PortConfig& port, const PortOptions& options, const PortPlan& plan)
         : device_(parse_dpdk_device(port.device)) {
-        const Config& config = runtime.config;
-        const TapView view = find_tap(config, port);
-        const std::string tap_key = "taps[" + std::to_string(view.index) + "]";
+        const std::string tap_key = plan.key.substr(0, plan.key.find('.'));
         what_ = "port " + device_.name;
         if (rte_eth_dev_get_port_by_name(device_.name.c_str(), &port_id_) != 0)
             throw std::runtime_error("dpdk device " + port.device + ": no such DPDK port");
@@ -90,37 +70,35 @@ public:
 
         // Replayed capture file (net_pcap rx_pcap=): lossless, ends at the end of the file.
         if (const auto file = device_.arg("rx_pcap"); device_.driver == "net_pcap" && file) {
-            const auto it = runtime.replays.find(*file);
-            if (it != runtime.replays.end()) {
-                replay_ = true;
-                replay_file_ = *file;
-                scan_ = it->second;
-                infinite_ = device_.arg("infinite_rx").value_or("0") != "0";
+            replay_ = true;
+            replay_file_ = *file;
+            try {
+                scan_ = scan_capture_file(*file);
+            } catch (const std::exception& e) {
+                throw std::runtime_error("dpdk device " + port.device + ": " + e.what());
             }
+            infinite_ = device_.arg("infinite_rx").value_or("0") != "0";
         }
         link_type_ = replay_ ? scan_.link_type : DLT_EN10MB;
 
         // Queues: symmetric RSS only when both ports of the tap can, so queue i means the same
         // flows on both; otherwise one queue and the rx thread's software hash.
-        const TapConfig& tap = *view.tap;
         std::optional<rte_eth_dev_info> peer_info;
-        if (view.peer != nullptr && view.peer->driver == DriverKind::dpdk) {
+        if (!plan.peer_device.empty()) {
             uint16_t peer_id;
             rte_eth_dev_info pi{};
-            if (rte_eth_dev_get_port_by_name(parse_dpdk_device(view.peer->device).name.c_str(),
+            if (rte_eth_dev_get_port_by_name(parse_dpdk_device(plan.peer_device).name.c_str(),
                                              &peer_id) == 0 &&
                 rte_eth_dev_info_get(peer_id, &pi) == 0)
                 peer_info = pi;
         }
-        const bool peer_ok = view.peer == nullptr || (peer_info && rss_capable(*peer_info));
-        const uint32_t cores = config.threads.workers.empty()
-                                   ? std::max(1u, std::thread::hardware_concurrency())
-                                   : uint32_t(config.threads.workers.size());
-        const uint32_t requested = tap.workers ? *tap.workers : std::min(cores, uint32_t(max_queues));
+        const bool has_peer = plan.ports_in_tap == 2;
+        const bool peer_ok = !has_peer || (peer_info && rss_capable(*peer_info));
+        const uint32_t requested = plan.queues;
         if (requested > 1 && rss_capable(info) && peer_ok) {
             uint32_t offered = info.max_rx_queues;
             if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
-            if (tap.workers && requested > offered)
+            if (plan.workers_given && requested > offered)
                 throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
                                          " queues requested but " + what_ + " offers " +
                                          std::to_string(offered) + "; set workers to " +
@@ -129,30 +107,21 @@ public:
             rss_ = queues_ > 1;
         }
         // The workers this port feeds, as TapPipeline will resolve them.
-        const uint32_t workers =
-            rss_ ? queues_
-                 : tap.workers.value_or(config.threads.workers.empty()
-                                            ? 1u
-                                            : uint32_t(config.threads.workers.size()));
+        const uint32_t workers = rss_ ? queues_ : plan.workers_without_rss;
 
-        // The pool: no per-thread cache on a replay, whose rx thread waits for free mbufs and
-        // must be able to see them all (see rx_burst).
-        uint32_t cache = replay_ ? 0 : mbuf_cache_size;
-        if (uint64_t(cache) * 3 / 2 > config.dpdk.mbufs_per_port) cache = 0;
-        nb_rxd_ = static_cast<uint16_t>(std::min<uint32_t>(config.dpdk.rx_descriptors, UINT16_MAX));
+        nb_rxd_ = static_cast<uint16_t>(std::min<uint32_t>(plan.rx_descriptors, UINT16_MAX));
         uint16_t nb_txd = tx_descriptors;
         rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nb_rxd_, &nb_txd);
-        const MbufBudget budget =
-            mbufs_held_at_once(nb_rxd_, queues_, workers, config.ring_capacity, cache);
+        PortPlan adjusted = plan;
+        adjusted.rx_descriptors = nb_rxd_;
         // A replay waits for free mbufs rather than dropping (see rx_burst): a short pool only
         // slows it down.
-        std::string pool_warning = check_pool_size(what_, config.dpdk.mbufs_per_port, budget,
-                                                   nb_rxd_, queues_, workers, config.ring_capacity);
+        std::string pool_warning = check_pool_size(what_, adjusted, queues_, workers);
         if (!replay_) setup_warning_ = std::move(pool_warning);
         int socket = rte_eth_dev_socket_id(port_id_);
         if (socket < 0) socket = SOCKET_ID_ANY;
-        pool_ = create_port_pool("taprec_p" + std::to_string(port_id_), config.dpdk.mbufs_per_port,
-                                 cache, socket, what_);
+        pool_ = create_port_pool("taprec_p" + std::to_string(port_id_), plan.mbufs, plan.cache,
+                                 socket, what_);
         segs_per_frame_ = std::max<uint32_t>(1, (std::max(scan_.max_caplen, 1u) + mbuf_data_room - 1) /
                                                     mbuf_data_room);
 
@@ -465,11 +434,10 @@ private:
 }  // namespace
 
 std::unique_ptr<PacketSource> open_dpdk_port(const PortConfig& port, const PortOptions& options) {
-    const DpdkRuntime* runtime = dpdk_runtime();
-    if (runtime == nullptr)
+    if (!dpdk_started() || options.plan == nullptr)
         throw std::runtime_error("dpdk device " + port.device + ": DPDK is not started; the daemon "
-                                 "starts it when the configuration has dpdk ports");
-    return std::make_unique<DpdkPort>(port, options, *runtime);
+                                 "starts it from the plan when the configuration has dpdk ports");
+    return std::make_unique<DpdkPort>(port, options, *options.plan);
 }
 
 }  // namespace taprec

@@ -14,10 +14,11 @@
 
 namespace taprec {
 
-// Needs start_dpdk() to have succeeded. Configures and starts the port: RX queues (symmetric
-// RSS when the tap has several workers and both its ports can), promiscuous mode, the largest
-// MTU the port allows, scattered RX, a mempool checked against what the pipeline can hold.
-// Throws std::runtime_error with a message that names the port and says what to do.
+// Needs start_dpdk() to have succeeded and options.plan, the port's slice of the plan.
+// Configures and starts the port: RX queues (symmetric RSS when the tap has several workers and
+// both its ports can), promiscuous mode, the largest MTU the port allows, scattered RX, and the
+// mempool the plan sized. Throws std::runtime_error with a message that names the port and says
+// what to do (the error style of every drivers/dpdk_* file: setup throws, checks return data).
 std::unique_ptr<PacketSource> open_dpdk_port(const PortConfig& port, const PortOptions& options);
 
 }  // namespace taprec

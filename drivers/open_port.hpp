@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "config/plan.hpp"
 #include "drivers/packet_source.hpp"
 
 namespace taprec {
@@ -12,6 +13,7 @@ struct PortOptions {
     uint32_t snaplen = 262144;
     uint16_t queues = 1;            // RX queues wanted (the tap's workers) where the driver has RSS
     TimestampSource timestamps = TimestampSource::automatic;
+    const PortPlan* plan = nullptr;  // a dpdk port's slice of the plan: queues, pool, descriptors
 };
 
 // Throws std::runtime_error with a message that names the port and says what to do.

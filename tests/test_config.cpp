@@ -18,6 +18,15 @@ using namespace taprec;
 
 namespace {
 
+// The plan on a machine the test describes: two cores, nothing else known.
+MachineFacts two_cores() {
+    MachineFacts m;
+    m.cpus = 2;
+    return m;
+}
+
+void print_plan(const Config& c, std::ostream& out) { taprec::print_plan(c, make_plan(c, two_cores()), out); }
+
 // The example of DESIGN.md "Configuration (YAML)", comments and all, so line numbers match it.
 const std::string design_example = R"(dpdk:                         # only needed when a port uses driver: dpdk
   eal: ["-l", "0-4", "--file-prefix", "taprec"]    # extra EAL arguments, passed as given
@@ -57,6 +66,10 @@ stats:
 const std::string minimal = "taps:\n  - name: t\n    a: {driver: pcap, interface: eth0}\n";
 
 ParseResult parse(const std::string& text) { return parse_config_text(text, "t.yaml"); }
+
+std::string minimal_with_workers(uint32_t workers) {
+    return minimal + "    workers: " + std::to_string(workers) + "\n";
+}
 
 std::string all(const std::vector<ConfigError>& errors) {
     std::string out;
@@ -169,7 +182,7 @@ TEST_CASE("omitted keys take their defaults", "[fast]") {
     const Config& c = result.config;
     CHECK_FALSE(c.dpdk.present);
     CHECK(c.dpdk.eal.empty());
-    CHECK(c.dpdk.mbufs_per_port == 262143);
+    CHECK_FALSE(c.dpdk.mbufs_per_port);  // auto: the plan sizes each pool
     CHECK(c.dpdk.rx_descriptors == 4096);
     REQUIRE(c.taps.size() == 1);
     CHECK(c.taps[0].a.driver == DriverKind::pcap);
@@ -512,7 +525,7 @@ TEST_CASE("impossible values fail validation with the key, line and a fix", "[fa
         INFO(all(errors));
         REQUIRE(errors.size() == 1);
         CHECK(has_error(errors, "t.yaml:4: taps[0].workers: 0 workers requested; set workers to a number "
-                                "from 1 to 1024, or auto"));
+                                "from 1 to 64, or auto"));
     }
     SECTION("workers 2000") {
         const auto errors = validation_errors(minimal + "    workers: 2000\n");
@@ -680,7 +693,10 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
         "tap uplink\n",
         "  port a          dpdk device 0000:3b:00.0\n",
         "  port b          dpdk device 0000:3b:00.1\n",
+        "                  2 queues at most of 4096 descriptors; pool 262143 mbufs (640 MiB, "
+        "dpdk.mbufs_per_port)\n",
         "  workers         2\n",
+        "  rings           4 rx_to_worker and 2 worker_to_writer of 65536 packets\n",
         "  timestamps      auto\n",
         "  reorder         200us\n",
         "  files           /var/lib/taprec/uplink/  (in progress: .partial/, index and stats: .meta/)\n",
@@ -691,6 +707,8 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
         "  eal             -l 0-4 --file-prefix taprec\n",
         "  mbufs_per_port  262143\n",
         "  rx_descriptors  4096\n",
+        // Two pools of 262143 x 2560 bytes and EAL's 256 MiB, in 2 MiB pages.
+        "  memory          1536 MiB (768 hugepages of 2 MiB; --hugepages-needed prints it)\n",
         "ring capacity     65536 packets per ring\n",
         "  name            {tap}-%Y%m%d-%H%M%S.pcap\n",
         "  format          pcap-ns (nanosecond timestamps)\n",
@@ -832,4 +850,70 @@ TEST_CASE("output.file_mode: octal permission bits of the capture files", "[fast
         const auto unreadable = validation_errors(minimal + "output: {file_mode: \"0240\"}\n");
         CHECK(has_error(unreadable, "t.yaml:4: output.file_mode: \"0240\" does not let taprec"));
     }
+}
+
+TEST_CASE("the plan sizes pools and EAL memory so the defaults start, with or without hugepages",
+          "[fast]") {
+    const std::string two_replays =
+        "taps:\n"
+        "  - name: t\n"
+        "    a: {driver: dpdk, device: \"net_pcap0,rx_pcap=a.pcap\"}\n"
+        "    b: {driver: dpdk, device: \"net_pcap1,rx_pcap=b.pcap\"}\n";
+    SECTION("--no-huge: one 4 KiB page per mbuf, and -m says so") {
+        const Config c = parse("dpdk: {eal: [\"--no-huge\"]}\n" + two_replays).config;
+        const RunPlan plan = make_plan(c, two_cores());
+        REQUIRE(plan.taps.size() == 1);
+        REQUIRE(plan.taps[0].ports.size() == 2);
+        const PortPlan& a = plan.taps[0].ports[0];
+        CHECK(a.replay);
+        CHECK(a.queues == 1);
+        CHECK(a.workers == 1);
+        CHECK(a.cache == 0);
+        CHECK(a.mbufs_auto);
+        // 4096 descriptors + 2 rings of 65536 + 5 bursts of 32, rounded up to 2^n - 1.
+        CHECK(a.budget.total() == 4096 + 2 * 65536 + 5 * 32);
+        CHECK(a.mbufs == 262143);
+        CHECK(plan.dpdk.no_huge);
+        CHECK(plan.dpdk.memory_mib == 256 + 2 * 262143ull * 4096 / (1 << 20) + 1);
+        CHECK(plan.dpdk.hugepages_2m == 0);
+        CHECK(plan_errors(c, plan).empty());
+    }
+    SECTION("hugepages: the pages to reserve") {
+        const Config c = parse(two_replays).config;
+        const RunPlan plan = make_plan(c, two_cores());
+        CHECK_FALSE(plan.dpdk.no_huge);
+        CHECK(plan.dpdk.memory_mib == 256 + (2 * 262143ull * 2560 + (1 << 20) - 1) / (1 << 20));
+        CHECK(plan.dpdk.hugepages_2m == (plan.dpdk.memory_mib + 1) / 2);
+    }
+    SECTION("smaller rings, smaller pools") {
+        const Config c = parse("ring_capacity: 1024\ndpdk: {rx_descriptors: 256}\n" + two_replays).config;
+        const RunPlan plan = make_plan(c, two_cores());
+        CHECK(plan.taps[0].ports[0].mbufs == 4095);  // 256 + 2048 + 160
+    }
+    SECTION("a wire port asks for a queue per core, and its pool covers every ring") {
+        const Config c = parse("taps:\n  - name: t\n    a: {driver: dpdk, device: \"0000:3b:00.0\"}\n").config;
+        const RunPlan plan = make_plan(c, two_cores());
+        const PortPlan& a = plan.taps[0].ports[0];
+        CHECK(a.queues == 2);
+        CHECK(a.workers == 2);
+        CHECK(a.cache == mbuf_cache_size);
+        CHECK(a.mbufs >= a.budget.total());
+        CHECK(plan.taps[0].workers == 2);
+    }
+    SECTION("a pool that would starve the port is an error of the plan, naming the line") {
+        const Config c = parse("dpdk: {mbufs_per_port: 1023}\n" + two_replays).config;
+        const std::vector<ConfigError> errors = plan_errors(c, make_plan(c, two_cores()));
+        REQUIRE(errors.size() == 2);
+        CHECK(errors[0].to_string().starts_with("t.yaml:1: dpdk.mbufs_per_port: 1023 mbufs for taps[0].a"));
+        CHECK_THAT(errors[0].message, Catch::Contains("set dpdk.mbufs_per_port to 262143"));
+    }
+}
+
+TEST_CASE("one limit on workers: what validation allows, the pipeline runs", "[fast]") {
+    const ParseResult r = parse(minimal_with_workers(limits::max_workers + 1));
+    REQUIRE(r.ok());
+    CHECK(has_error(validate_config(r.config),
+                    "t.yaml:4: taps[0].workers: " + std::to_string(limits::max_workers + 1)));
+    CHECK(validate_config(parse(minimal_with_workers(limits::max_workers)).config).empty());
+    CHECK(limits::max_workers == 64);
 }

@@ -47,13 +47,6 @@ bool contains(const std::vector<std::string>& args, const std::vector<std::strin
     return std::search(args.begin(), args.end(), seq.begin(), seq.end()) != args.end();
 }
 
-uint64_t free_hugepages() {
-    std::ifstream in("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
-    uint64_t n = 0;
-    in >> n;
-    return n;
-}
-
 // The IPv4 or IPv6 5-tuple of an Ethernet frame (VLAN tags skipped), for the flow tests.
 struct Tuple {
     std::vector<uint8_t> src, dst;
@@ -209,16 +202,17 @@ taps:
     a: {driver: dpdk, device: "net_pcap0,rx_pcap=a.pcap"}
     b: {driver: dpdk, device: "net_memif0,role=server"}
 )");
-        const EalPlan plan = plan_eal(c, 1, 4242);
+        const RunPlan run = make_plan(c, MachineFacts{});
+        const EalPlan plan = plan_eal(c, run.dpdk, 1, 4242);
         CHECK(contains(plan.args, {"-l", "1"}));
         CHECK(contains(plan.args, {"--file-prefix", "taprec-4242"}));
         CHECK(contains(plan.args, {"--no-pci"}));
         CHECK(contains(plan.args, {"--vdev", "net_pcap0,rx_pcap=a.pcap"}));
         CHECK(contains(plan.args, {"--vdev", "net_memif0,role=server"}));
-        CHECK(plan.no_huge);
-        // 2 pools of 8191 mbufs plus EAL's own share.
-        CHECK(contains(plan.args, {"-m", std::to_string(plan.memory_mb)}));
-        CHECK(plan.memory_mb >= 256 + 2 * 8191 * 2 / 1024);
+        CHECK(run.dpdk.no_huge);
+        // 2 pools of 8191 mbufs, a 4 KiB page each under --no-huge, plus EAL's own share.
+        CHECK(run.dpdk.memory_mib == 256 + (2 * 8191 * 4096 + (1 << 20) - 1) / (1 << 20));
+        CHECK(contains(plan.args, {"-m", std::to_string(run.dpdk.memory_mib)}));
         CHECK(plan.args.back() == "--no-huge");
         CHECK_FALSE(contains(plan.args, {"--huge-unlink"}));
     }
@@ -230,7 +224,7 @@ taps:
     a: {driver: dpdk, device: "0000:3b:00.0"}
     b: {driver: dpdk, device: "3b:00.1"}
 )");
-        const EalPlan plan = plan_eal(c, 0, 1);
+        const EalPlan plan = plan_eal(c, make_plan(c, MachineFacts{}).dpdk, 0, 1);
         CHECK(contains(plan.args, {"-a", "0000:3b:00.0"}));
         CHECK(contains(plan.args, {"-a", "0000:3b:00.1"}));
         CHECK_FALSE(contains(plan.args, {"--no-pci"}));
@@ -243,45 +237,55 @@ taps:
 }
 
 TEST_CASE("machine checks say what to run", "[dpdk][fast]") {
-    auto check = [](const std::string& device, const std::string& eal) {
+    // The machine as the test describes it: no hugepages, 8 GiB available.
+    MachineFacts machine;
+    machine.available_memory_bytes = uint64_t{8} << 30;
+    auto check = [&](const std::string& device, const std::string& eal) {
         const Config c = parse("dpdk: {eal: [" + eal + "]}\ntaps:\n  - name: t\n    a: {driver: dpdk, device: \"" +
                                device + "\"}\n");
-        return check_dpdk_machine(plan_eal(c, 0, 1));
+        std::string text;
+        for (const ConfigError& e : check_dpdk_machine(c, make_plan(c, machine), machine))
+            text += e.to_string() + "\n";
+        return text;
     };
     CHECK(check("net_null0", "\"--no-huge\"").empty());
+    CHECK_THAT(check("eth1", "\"--no-huge\""), Catch::Contains("t.yaml:4: taps[0].a.device: dpdk device"));
     CHECK_THAT(check("eth1", "\"--no-huge\""), Catch::Contains("neither a PCI address"));
     CHECK_THAT(check("0000:77:00.0", "\"--no-huge\""), Catch::Contains("no PCI device 0000:77:00.0"));
     CHECK_THAT(check("net_pcap0,rx_pcap=a,rx_pcap=b", "\"--no-huge\""),
                Catch::Contains("more than one rx_pcap"));
-    if (free_hugepages() == 0) {
-        CHECK_THAT(check("net_null0", ""), Catch::Contains("run scripts/hugepages 512"));
-        CHECK_THAT(check("net_null0", ""), Catch::Contains("--no-huge"));
-    }
+    // Without hugepages: the pages the plan needs, at the installed helper's path.
+    CHECK_THAT(check("net_null0", ""), Catch::Contains("libexec/taprec/hugepages "));
+    CHECK_THAT(check("net_null0", ""), Catch::Contains("--no-huge"));
+    // Hugepages reserved but too few for the plan.
+    machine.free_hugepage_bytes = uint64_t{64} << 20;
+    machine.hugetlbfs_mounted = true;
+    CHECK_THAT(check("net_null0", ""), Catch::Contains("only 64 MiB are free"));
+    // --no-huge on a machine with less memory available than the plan.
+    machine.available_memory_bytes = uint64_t{512} << 20;
+    CHECK_THAT(check("net_null0", "\"--no-huge\""), Catch::Contains("only 512 MiB of memory are available"));
 }
 
 TEST_CASE("the mempool is checked against what the pipeline can hold at once", "[dpdk][fast]") {
     // One worker, the default rings: the default pool covers the worst case.
+    PortPlan plan;
+    plan.rx_descriptors = 4096;
+    plan.ring_capacity = 65536;
+    plan.cache = mbuf_cache_size;
+    plan.mbufs = 262143;
     const MbufBudget one = mbufs_held_at_once(4096, 1, 1, 65536, mbuf_cache_size);
     CHECK(one.total() > 4096 + 2 * 65536);
-    CHECK(check_pool_size("port x", 262143, one, 4096, 1, 1, 65536).empty());
+    CHECK(check_pool_size("port x", plan, 1, 1).empty());
     // Two RSS queues: two rings each way of 65536 no longer fit in 262143. The NIC still has all
     // it needs with the rings empty, so the port runs and the warning says what would rule out
     // nic_nombuf drops.
-    const MbufBudget two = mbufs_held_at_once(4096, 2, 2, 65536, mbuf_cache_size);
-    const std::string warning = check_pool_size("port x", 262143, two, 4096, 2, 2, 65536);
+    const std::string warning = check_pool_size("port x", plan, 2, 2);
     CHECK_THAT(warning, Catch::Contains("dpdk.mbufs_per_port: 262143 mbufs for port x"));
     CHECK_THAT(warning, Catch::Contains("nic_nombuf"));
     CHECK_THAT(warning, Catch::Contains("set dpdk.mbufs_per_port to 524287"));
     CHECK_THAT(warning, Catch::Contains("or lower ring_capacity to 32768"));
-    // A pool that cannot even fill the rx descriptors would starve the port: an error.
-    try {
-        check_pool_size("port x", 8191, two, 4096, 2, 2, 65536);
-        FAIL("no error");
-    } catch (const std::runtime_error& e) {
-        CHECK_THAT(e.what(), Catch::Contains("dpdk.mbufs_per_port: 8191 mbufs for port x"));
-        CHECK_THAT(e.what(), Catch::Contains("the port would starve"));
-        CHECK_THAT(e.what(), Catch::Contains("set dpdk.mbufs_per_port to 524287"));
-    }
+    // A pool that cannot even fill the rx descriptors would starve the port: the plan's error
+    // (tests/test_config.cpp), found by --check before EAL runs.
     CHECK(pool_size_for(262144) == 524287);
     CHECK(pool_size_for(8191) == 8191);
 }

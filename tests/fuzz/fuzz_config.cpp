@@ -17,8 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto errors = taprec::validate_config(parsed.config);
     for (const taprec::ConfigError& e : errors) (void)e.to_string();
     if (errors.empty()) {
-        std::ostringstream plan;
-        taprec::print_plan(parsed.config, plan);
+        std::ostringstream out;
+        const taprec::RunPlan plan = taprec::make_plan(parsed.config, taprec::MachineFacts{});
+        for (const taprec::ConfigError& e : taprec::plan_errors(parsed.config, plan)) (void)e.to_string();
+        taprec::print_plan(parsed.config, plan, out);
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "config/parse.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -330,7 +331,51 @@ ParseResult load_config_file(const std::string& path) {
         result.errors.push_back({path, 0, "", std::string("cannot read: ") + std::strerror(errno)});
         return result;
     }
-    return parse_config_text(text, path);
+    ParseResult result = parse_config_text(text, path);
+    std::filesystem::path folder = std::filesystem::absolute(path, ec).parent_path();
+    if (!ec) resolve_relative_paths(result.config, folder.string());
+    return result;
+}
+
+namespace {
+
+std::string resolved(const std::string& folder, const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    return (std::filesystem::path(folder) / path).lexically_normal().string();
+}
+
+// A vdev's file arguments (net_pcap's rx_pcap= and tx_pcap=) resolved; the rest as written.
+std::string resolved_device(const std::string& folder, const std::string& device) {
+    std::string out;
+    size_t begin = 0;
+    while (begin <= device.size()) {
+        const size_t end = std::min(device.find(',', begin), device.size());
+        std::string part = device.substr(begin, end - begin);
+        for (const std::string_view key : {"rx_pcap=", "tx_pcap="})
+            if (part.starts_with(key)) part = std::string(key) + resolved(folder, part.substr(key.size()));
+        out += (begin == 0 ? "" : ",") + part;
+        begin = end + 1;
+    }
+    return out;
+}
+
+void resolve_port(const std::string& folder, PortConfig& port) {
+    port.file = resolved(folder, port.file);
+    if (port.driver == DriverKind::dpdk) port.device = resolved_device(folder, port.device);
+}
+
+}  // namespace
+
+void resolve_relative_paths(Config& config, const std::string& folder) {
+    for (TapConfig& tap : config.taps) {
+        resolve_port(folder, tap.a);
+        if (tap.b) resolve_port(folder, *tap.b);
+    }
+    config.output.directory = resolved(folder, config.output.directory);
+    config.stats.prometheus_textfile = resolved(folder, config.stats.prometheus_textfile);
+    // A program named without a folder is looked up in PATH, as a shell would.
+    std::vector<std::string>& hook = config.output.on_rotate;
+    if (!hook.empty() && hook[0].find('/') != std::string::npos) hook[0] = resolved(folder, hook[0]);
 }
 
 }  // namespace taprec

@@ -20,7 +20,14 @@ struct ParseResult {
 
 // `path` only names the source in messages and becomes Config::path.
 ParseResult parse_config_text(const std::string& yaml_text, const std::string& path);
-// Reads and parses the file; an unreadable file is an error (line 0, no key).
+// Reads and parses the file; an unreadable file is an error (line 0, no key). Relative paths in
+// it resolve against the file's folder (resolve_relative_paths), not the working directory,
+// which is / under systemd.
 ParseResult load_config_file(const std::string& path);
+
+// Makes the configuration's relative paths absolute against `folder`: taps[].a/b.file, the
+// rx_pcap= and tx_pcap= files of net_pcap devices, output.directory, stats.prometheus_textfile,
+// and output.on_rotate[0] when it names a folder (a bare program name is looked up in PATH).
+void resolve_relative_paths(Config& config, const std::string& folder);
 
 }  // namespace taprec

@@ -3,6 +3,7 @@
 // --no-huge, as taprec's own messages recommend) start and record exactly.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,4 +183,34 @@ TEST_CASE("the defaults with --no-huge start, say what they use, and record a TA
     CHECK(stats.u64("ports.a.nic_nombuf") + stats.u64("ports.b.nic_nombuf") == 0);
     CHECK(invariant_holds(stats, "a"));
     CHECK(invariant_holds(stats, "b"));
+}
+
+TEST_CASE("relative paths resolve against the configuration file's folder, not the working "
+          "directory", "[fast][check]") {
+    TempDir dir;
+    ::mkdir((dir.path() + "/captures").c_str(), 0755);
+    write_capture(dir.path() + "/captures/icmp.pcap", read_capture(test_data("icmp-echo.pcap")));
+    const std::string config = dir.path() + "/c.yaml";
+    // The test runs in meson's build folder: neither path exists relative to it.
+    write_file(config, "taps:\n"
+                       "  - name: t\n"
+                       "    a: {driver: pcap, file: captures/icmp.pcap}\n"
+                       "  - name: d\n"
+                       "    a: {driver: dpdk, device: \"net_pcap0,rx_pcap=captures/icmp.pcap\"}\n"
+                       "dpdk: {eal: [\"--no-huge\"], mbufs_per_port: 4095, rx_descriptors: 256}\n"
+                       "ring_capacity: 1024\n"
+                       "threads: {idle: sleep}\n"
+                       "output:\n"
+                       "  directory: out\n");
+    const RunResult check = run_taprec({"--config", config, "--check"}, {}, 20);
+    INFO(check.output);
+    REQUIRE(check.exit_code == 0);
+    CHECK(contains(check.output, "pcap file " + dir.path() + "/captures/icmp.pcap"));
+    CHECK(contains(check.output, "rx_pcap=" + dir.path() + "/captures/icmp.pcap"));
+    CHECK(contains(check.output, dir.path() + "/out/t/"));
+    const RunResult run = run_taprec({"--config", config}, {}, 60);
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    CHECK(published_packets(dir.path() + "/out/t").size() == 10);
+    CHECK(published_packets(dir.path() + "/out/d").size() == 10);
 }

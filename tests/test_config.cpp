@@ -917,3 +917,28 @@ TEST_CASE("one limit on workers: what validation allows, the pipeline runs", "[f
     CHECK(validate_config(parse(minimal_with_workers(limits::max_workers)).config).empty());
     CHECK(limits::max_workers == 64);
 }
+
+TEST_CASE("relative paths resolve against the configuration's folder", "[fast]") {
+    Config c = parse("taps:\n"
+                     "  - name: t\n"
+                     "    a: {driver: pcap, file: in/a.pcap}\n"
+                     "    b: {driver: dpdk, device: \"net_pcap1,rx_pcap=../b.pcap,infinite_rx=0\"}\n"
+                     "  - name: u\n"
+                     "    a: {driver: pcap, file: /abs/c.pcap}\n"
+                     "output:\n"
+                     "  directory: out\n"
+                     "  on_rotate: [hooks/feed, \"{path}\"]\n"
+                     "stats: {prometheus_textfile: prom/taprec.prom}\n")
+                   .config;
+    resolve_relative_paths(c, "/etc/taprec");
+    CHECK(c.taps[0].a.file == "/etc/taprec/in/a.pcap");
+    CHECK(c.taps[0].b->device == "net_pcap1,rx_pcap=/etc/b.pcap,infinite_rx=0");
+    CHECK(c.taps[1].a.file == "/abs/c.pcap");
+    CHECK(c.output.directory == "/etc/taprec/out");
+    CHECK(c.output.on_rotate[0] == "/etc/taprec/hooks/feed");
+    CHECK(c.output.on_rotate[1] == "{path}");
+    CHECK(c.stats.prometheus_textfile == "/etc/taprec/prom/taprec.prom");
+    Config program = parse(minimal + "output: {on_rotate: [gzip, \"{path}\"]}\n").config;
+    resolve_relative_paths(program, "/etc/taprec");
+    CHECK(program.output.on_rotate[0] == "gzip");  // looked up in PATH
+}

@@ -8,7 +8,10 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <map>
 #include <set>
@@ -417,4 +420,69 @@ TEST_CASE("a replayed file ends when the driver accounts for every record", "[dp
     CHECK_FALSE(replay_exhausted(38, 37, 0, 0));
     CHECK(replay_exhausted(38, 38, 0, 0));
     CHECK(replay_exhausted(38, 36, 1, 1));
+}
+
+namespace {
+
+// scripts/hugepages --dry-run against a sysfs folder the test writes: its one line of output.
+std::string hugepages_dry_run(const std::string& sysfs, uint64_t reserved, uint64_t free,
+                              const std::string& args) {
+    std::ofstream(sysfs + "/nr_hugepages") << reserved << "\n";
+    std::ofstream(sysfs + "/free_hugepages") << free << "\n";
+    const std::string root = std::getenv("TAPREC_SOURCE_ROOT");
+    const std::string command = "TAPREC_HUGEPAGES_SYSFS='" + sysfs + "' '" + root +
+                                "/scripts/hugepages' --dry-run " + args + " 2>&1";
+    FILE* p = ::popen(command.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    ::pclose(p);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the shipped unit reserves what the shipped example's plan needs, and never lowers a "
+          "reservation", "[dpdk][fast]") {
+    const std::string root = std::getenv("TAPREC_SOURCE_ROOT");
+    const std::string taprec = std::getenv("TAPREC_BIN");
+    const std::string example = root + "/config/examples/taprec.yaml";
+    char folder[] = "/tmp/taprec-hugepages-XXXXXX";
+    REQUIRE(::mkdtemp(folder) != nullptr);
+    const std::string sysfs = folder;
+
+    // The unit asks the script for what the configuration it starts needs.
+    std::ifstream unit_file(root + "/scripts/taprec.service");
+    const std::string unit((std::istreambuf_iterator<char>(unit_file)), std::istreambuf_iterator<char>());
+    CHECK_THAT(unit, Catch::Contains("ExecStartPre=-+@libexecdir@/taprec/hugepages --taprec "
+                                     "@bindir@/taprec --config @sysconfdir@/taprec/taprec.yaml\n"));
+    CHECK_THAT(unit, Catch::Contains("ExecStart=@bindir@/taprec --config @sysconfdir@/taprec/taprec.yaml\n"));
+
+    // On a box with none reserved, it reserves the plan's pages for the example ...
+    const ParseResult parsed = load_config_file(example);
+    REQUIRE(parsed.ok());
+    const RunPlan plan = make_plan(parsed.config, MachineFacts{});
+    REQUIRE(plan.dpdk.hugepages_2m > 0);
+    const std::string pages = std::to_string(plan.dpdk.hugepages_2m);
+    const std::string said = hugepages_dry_run(sysfs, 0, 0, "--taprec '" + taprec + "' --config '" + example + "'");
+    INFO(said);
+    CHECK_THAT(said, Catch::Contains("would reserve " + pages + " x 2 MiB (now 0, 0 free): " + pages + " free"));
+    // ... and with those pages free, the start's memory check passes (the NICs, absent here,
+    // are the only complaints left).
+    MachineFacts reserved;
+    reserved.free_hugepage_bytes = plan.dpdk.hugepages_2m * (uint64_t{2} << 20);
+    reserved.hugetlbfs_mounted = true;
+    for (const ConfigError& e : check_dpdk_machine(parsed.config, make_plan(parsed.config, reserved), reserved)) {
+        INFO(e.to_string());
+        CHECK(e.key.ends_with(".device"));
+    }
+
+    // A larger reservation made at boot is left alone; pages another process holds stay its own.
+    CHECK_THAT(hugepages_dry_run(sysfs, 4096, 4096, "512"), Catch::Contains("left as is"));
+    CHECK_THAT(hugepages_dry_run(sysfs, 4096, 4096, "--taprec '" + taprec + "' --config '" + example + "'"),
+               Catch::Contains("left as is"));
+    CHECK_THAT(hugepages_dry_run(sysfs, 1000, 100, "--taprec '" + taprec + "' --config '" + example + "'"),
+               Catch::Contains("would reserve " + std::to_string(900 + plan.dpdk.hugepages_2m)));
+    std::filesystem::remove_all(sysfs);
 }

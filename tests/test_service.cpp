@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "config/helpers.hpp"
 #include "daemon/watchdog.hpp"
 #include "daemon_run.hpp"
 
@@ -163,6 +165,14 @@ TEST_CASE("meson install puts the units, the binary and the example; systemd-ana
     REQUIRE(!unit.empty());
     REQUIRE(!template_unit.empty());
     CHECK(found.find("./etc/taprec/taprec.yaml.example\n") != std::string::npos);
+    // The helpers at the paths taprec's messages name, executable, and the man page.
+    for (const char* helper : {"hugepages", "bind-nic"}) {
+        const std::string path = destdir + taprec::helper_path(helper);
+        INFO(path);
+        CHECK(::access(path.c_str(), X_OK) == 0);
+        CHECK(read_file(path) == read_file(env("TAPREC_SOURCE_ROOT") + "/scripts/" + helper));
+    }
+    CHECK(!installed("/share/man/man8/taprec.8").empty());
     CHECK(read_file(destdir + "/etc/taprec/taprec.yaml.example") ==
           read_file(env("TAPREC_SOURCE_ROOT") + "/config/examples/taprec.yaml"));
 
@@ -370,4 +380,53 @@ TEST_CASE("the Prometheus textfile is replaced whole each interval and says when
     struct stat st{};
     REQUIRE(::stat(prom.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0644);  // node_exporter reads it as another user
+}
+
+TEST_CASE("the man page renders without a warning and describes every configuration key of the "
+          "README", "[fast][service]") {
+    const std::string root = env("TAPREC_SOURCE_ROOT");
+    const std::string page = root + "/man/taprec.8";
+    require_program("groff", "groff-base");
+    std::string output;
+    // -ww: every warning; -z: no output but the warnings.
+    CHECK(shell("groff -man -ww -z -Tutf8 '" + page + "'", output) == 0);
+    CHECK(output.empty());
+    INFO(output);
+    const std::string man = read_file(page);
+    // The keys of the README's configuration table: `key` at the start of a table row, and
+    // the `.x` continuations on that row ("`threads.rx`, `.workers`").
+    std::vector<std::string> keys;
+    bool in_configuration = false;
+    for (const std::string& line : read_lines(root + "/README.md")) {
+        if (line.starts_with("## ")) in_configuration = line == "## Configuration";
+        if (!in_configuration || !line.starts_with("| `")) continue;
+        const std::string cell = line.substr(2, line.find(" |", 2) - 2);
+        std::string parent;
+        for (size_t at = cell.find('`'); at != std::string::npos; at = cell.find('`', at + 1)) {
+            const size_t end = cell.find('`', at + 1);
+            std::string key = cell.substr(at + 1, end - at - 1);
+            if (key.starts_with(".")) key = parent + key;
+            else parent = key.substr(0, key.find('.'));
+            keys.push_back(key);
+            at = end;
+        }
+    }
+    CHECK(keys.size() >= 25);
+    // A key is described where it stands as a whole word (output.on_rotate is not
+    // output.on_rotate_max).
+    auto mentions = [&](const std::string& key) {
+        for (size_t at = man.find(key); at != std::string::npos; at = man.find(key, at + 1)) {
+            const char after = at + key.size() < man.size() ? man[at + key.size()] : '\n';
+            if (!std::isalnum(static_cast<unsigned char>(after)) && after != '_' && after != '.') return true;
+        }
+        return false;
+    };
+    for (const std::string& key : keys) {
+        INFO(key);
+        CHECK(mentions(key));
+    }
+    for (const char* option : {"\\-\\-check", "\\-\\-hugepages\\-needed", "\\-\\-config"}) {
+        INFO(option);
+        CHECK(man.find(option) != std::string::npos);
+    }
 }

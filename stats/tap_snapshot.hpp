@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace taprec {
 
@@ -57,6 +58,15 @@ struct FilesSnapshot {
     uint64_t sync_errors = 0;
 };
 
+// One worker's share of the tap (stats/counter_table.hpp says what each counts).
+struct WorkerSnapshot {
+    uint64_t received = 0;
+    uint64_t written = 0;
+    uint64_t drops = 0;
+    uint64_t late = 0;
+    uint64_t tcp_acks = 0;
+};
+
 struct TapSnapshot {
     std::string tap;
     uint64_t time_ns = 0;  // wall clock when taken
@@ -67,6 +77,7 @@ struct TapSnapshot {
     FilesSnapshot file_keeping;
 
     uint64_t tcp_evictions = 0;
+    std::vector<WorkerSnapshot> workers;
 
     uint64_t tcp_acks() const noexcept { return ports[0].tcp_acks + ports[1].tcp_acks; }
     uint64_t tcp_ack_gaps() const noexcept { return ports[0].tcp_ack_gaps + ports[1].tcp_ack_gaps; }

@@ -42,9 +42,9 @@ std::string status_line(const TapSnapshot& now, const TapSnapshot& before) {
         line += std::string(" ") + port_name(p) + " " + human_rate(pps, "pps");
     }
     const double bps = seconds > 0
-                           ? 8.0 * double(now.written_bytes() - before.written_bytes()) / seconds
+                           ? 8.0 * double(written_bytes(now) - written_bytes(before)) / seconds
                            : 0;
-    line += ", written " + human_rate(bps, "bit/s") + ", " + std::to_string(now.written()) +
+    line += ", written " + human_rate(bps, "bit/s") + ", " + std::to_string(written(now)) +
             " packets in " + std::to_string(now.files) + " files, drops " +
             std::to_string(tap_drops(now));
     return line;
@@ -60,7 +60,7 @@ std::string summary_line(const TapSnapshot& s, const TapPipeline& tap) {
             drops += std::string(drops.empty() ? "" : ", ") + c.name + " " +
                      std::to_string(counter_sum(c, s));
     return "tap " + s.tap + ": received " + std::to_string(counter_sum(received, s)) +
-           ", written " + std::to_string(s.written()) + " in " + std::to_string(s.files) +
+           ", written " + std::to_string(written(s)) + " in " + std::to_string(s.files) +
            " files under " + tap.directory().tap_dir() + ", filtered " +
            std::to_string(counter_sum(filtered, s)) + ", dropped " +
            std::to_string(tap_drops(s)) + " (" + drops + ")";

@@ -333,11 +333,11 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
         }
     }
 
-    out += "  written " + std::to_string(now.written()) + " packets (" +
-           human_rate(double(now.written_bytes()), "B") + ") in " + std::to_string(now.files) +
+    out += "  written " + std::to_string(written(now)) + " packets (" +
+           human_rate(double(written_bytes(now)), "B") + ") in " + std::to_string(now.files) +
            " files";
     if (previous && seconds > 0)
-        out += ", " + rate(now.written_bytes(), previous->snapshot.written_bytes(), true);
+        out += ", " + rate(written_bytes(now), written_bytes(previous->snapshot), true);
     out += "; dropped " + std::to_string(tap_drops(now)) + "\n";
     return out;
 }

@@ -288,6 +288,11 @@ inline uint64_t counter_sum(const CounterSpec& c, const TapSnapshot& s) {
     return sum;
 }
 
+inline uint64_t written(const TapSnapshot& s) { return counter_sum(counter_spec(CounterId::written), s); }
+inline uint64_t written_bytes(const TapSnapshot& s) {
+    return counter_sum(counter_spec(CounterId::written_bytes), s);
+}
+
 // The tap-wide family of a summed port counter: taprec_port_written_packets_total ->
 // taprec_written_packets_total.
 inline std::string summed_metric(const CounterSpec& c) {

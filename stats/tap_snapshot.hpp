@@ -1,4 +1,5 @@
-// TapSnapshot: every counter of one tap at one moment, as stats.jsonl and the status line show it.
+// TapSnapshot: every counter of one tap at one moment; stats/counter_table.hpp lists them and
+// says where each one lives here.
 #pragma once
 
 #include <array>
@@ -78,16 +79,7 @@ struct TapSnapshot {
 
     uint64_t tcp_evictions = 0;
     std::vector<WorkerSnapshot> workers;
-
-    uint64_t tcp_acks() const noexcept { return ports[0].tcp_acks + ports[1].tcp_acks; }
-    uint64_t tcp_ack_gaps() const noexcept { return ports[0].tcp_ack_gaps + ports[1].tcp_ack_gaps; }
-    uint64_t tcp_gap_bytes() const noexcept {
-        return ports[0].tcp_gap_bytes + ports[1].tcp_gap_bytes;
-    }
-    uint64_t written() const noexcept { return ports[0].written + ports[1].written; }
-    uint64_t written_bytes() const noexcept {
-        return ports[0].written_bytes + ports[1].written_bytes;
-    }
+    // Sums over ports (written, tcp_acks, ...): counter_sum() in stats/counter_table.hpp.
 };
 
 // 100 * gaps / acks: the share of acknowledgements that prove a segment was lost upstream.

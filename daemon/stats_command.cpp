@@ -202,7 +202,8 @@ std::optional<StatsLine> parse_stats_line(const std::string& line) {
         s.snapshot.tap = root["tap"] ? root["tap"].as<std::string>() : "";
         s.final = root["final"] && root["final"].as<bool>();
         const YAML::Node ports = root["ports"];
-        for (size_t p = 0; p < s.snapshot.ports.size(); ++p) s.snapshot.ports[p].present = bool(ports[port_name(p)]);
+        for (size_t p = 0; p < s.snapshot.ports.size(); ++p)
+            s.snapshot.ports[p].present = bool(ports[port_name(p)]);
         if (const YAML::Node workers = root["workers"]; workers && workers.IsSequence())
             s.snapshot.workers.resize(workers.size());
         // A key a line lacks (one from an older taprec) reads as 0.
@@ -267,7 +268,9 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
     for (const CounterSpec& c : counter_table)
         if (c.scope == CounterScope::port)
             port_row(c.name,
-                     [&c](const TapSnapshot& s, size_t p) { return int64_t(counter_value(c, s, p)); },
+                     [&c](const TapSnapshot& s, size_t p) {
+                         return int64_t(counter_value(c, s, p));
+                     },
                      c.unit == CounterUnit::bytes, true);
     port_row("in_flight", [](const TapSnapshot& s, size_t p) { return s.ports[p].in_flight(); },
              false, false);
@@ -288,7 +291,8 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
     std::vector<std::string_view> stages, names;
     for (const CounterSpec& c : counter_table) {
         if (c.scope != CounterScope::stage) continue;
-        if (std::find(stages.begin(), stages.end(), c.section) == stages.end()) stages.push_back(c.section);
+        if (std::find(stages.begin(), stages.end(), c.section) == stages.end())
+            stages.push_back(c.section);
         if (std::find(names.begin(), names.end(), c.name) == names.end()) names.push_back(c.name);
     }
     std::string stage_header = "  " + left("stage", name_w);

@@ -373,8 +373,10 @@ uint64_t TapPipeline::live_value(CounterId id, size_t i) const {
         return ports([&](size_t p) { return rx_pollers_[p]->counters().clamped.get(); });
     case CounterId::worker_dropped_ring:
         return workers([&](Wk c, Tcp) { return each_port(c.dropped_ring); });
-    case CounterId::worker_filtered: return workers([&](Wk c, Tcp) { return each_port(c.filtered); });
-    case CounterId::worker_truncated: return workers([&](Wk c, Tcp) { return each_port(c.truncated); });
+    case CounterId::worker_filtered:
+        return workers([&](Wk c, Tcp) { return each_port(c.filtered); });
+    case CounterId::worker_truncated:
+        return workers([&](Wk c, Tcp) { return each_port(c.truncated); });
     case CounterId::worker_late: return workers([&](Wk c, Tcp) { return each_port(c.late); });
     case CounterId::writer_dropped_writer: return each_port(wr.dropped_writer);
     case CounterId::writer_late: return each_port(wr.late_here);

@@ -123,7 +123,8 @@ constexpr uint64_t& worker(TapSnapshot& s, size_t w) { return s.workers[w].*Fiel
 
 inline constexpr CounterSpec counter_table[] = {
 #define PORT(id, unit, stages, drop, summed, per_file, metric, help) \
-    {CounterId::id, CounterScope::port, "", #id, stages, CounterUnit::unit, drop, summed, per_file, \
+    {CounterId::id, CounterScope::port, "", #id, stages, CounterUnit::unit, drop, summed, \
+     per_file, \
      metric, help, counter_field::port<&PortSnapshot::id>}
 #define STAGE(id, st, name, unit, metric, help, field) \
     {CounterId::id, CounterScope::stage, #st, #name, stage_##st, CounterUnit::unit, false, \
@@ -226,7 +227,8 @@ inline constexpr CounterSpec counter_table[] = {
         "taprec_retention_deleted_bytes_total", "Bytes of the files deleted by output.retention.",
         counter_field::files<&FilesSnapshot::retention_deleted_bytes>),
     TAP(files, "", files, stage_writer, files, "taprec_files_published_total",
-        "Files published (complete and renamed into place).", counter_field::tap<&TapSnapshot::files>),
+        "Files published (complete and renamed into place).",
+        counter_field::tap<&TapSnapshot::files>),
     TAP(tcp_evictions, "", tcp_evictions, stage_worker, events, "taprec_tcp_evictions_total",
         "TCP flows the loss estimator forgot to make room for new ones.",
         counter_field::tap<&TapSnapshot::tcp_evictions>),
@@ -288,7 +290,9 @@ inline uint64_t counter_sum(const CounterSpec& c, const TapSnapshot& s) {
     return sum;
 }
 
-inline uint64_t written(const TapSnapshot& s) { return counter_sum(counter_spec(CounterId::written), s); }
+inline uint64_t written(const TapSnapshot& s) {
+    return counter_sum(counter_spec(CounterId::written), s);
+}
 inline uint64_t written_bytes(const TapSnapshot& s) {
     return counter_sum(counter_spec(CounterId::written_bytes), s);
 }

@@ -127,7 +127,8 @@ std::string prometheus_text(std::span<const TapSnapshot> taps, bool final) {
     // stats.jsonl "ports": {"a": {...}, "b": {...}}, one family per row of the counter table.
     for (const CounterSpec& c : counter_table)
         if (c.scope == CounterScope::port)
-            e.per_port(family_of(c), [&c](const TapSnapshot& s, size_t p) { return counter_value(c, s, p); });
+            e.per_port(family_of(c),
+                       [&c](const TapSnapshot& s, size_t p) { return counter_value(c, s, p); });
     // Gauges: they go back to 0 as the pipeline drains, or move both ways.
     e.per_port(Family{"taprec_port_in_flight_packets", "gauge",
                       "Packets received but not yet written, filtered or dropped; 0 after a clean "
@@ -167,8 +168,8 @@ std::string prometheus_text(std::span<const TapSnapshot> taps, bool final) {
     e.per_tap(Family{"taprec_upstream_loss_percent", "gauge",
                      "100 * tcp_ack_gaps / tcp_acks over all ports."},
               [](const TapSnapshot& s) {
-                  return upstream_loss_percent(counter_sum(counter_spec(CounterId::tcp_ack_gaps), s),
-                                               counter_sum(counter_spec(CounterId::tcp_acks), s));
+                  const uint64_t gaps = counter_sum(counter_spec(CounterId::tcp_ack_gaps), s);
+                  return upstream_loss_percent(gaps, counter_sum(counter_spec(CounterId::tcp_acks), s));
               });
     e.per_tap(Family{"taprec_stats_time_seconds", "gauge",
                      "Wall-clock time the counters were read (stats.jsonl time_ns)."},
@@ -186,7 +187,8 @@ std::string prometheus_text(std::span<const TapSnapshot> taps, bool final) {
     // stats.jsonl "workers": each worker's share.
     for (const CounterSpec& c : counter_table)
         if (c.scope == CounterScope::worker)
-            e.per_worker(family_of(c), [&c](const TapSnapshot& s, size_t w) { return counter_value(c, s, w); });
+            e.per_worker(family_of(c),
+                         [&c](const TapSnapshot& s, size_t w) { return counter_value(c, s, w); });
     return e.take();
 }
 

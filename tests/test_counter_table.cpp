@@ -4,6 +4,7 @@
 // per-worker counters against the tap's totals, and README's table of counters against the table.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -32,7 +33,8 @@ std::string where_in_stats_json(const CounterSpec& c) {
     switch (c.scope) {
     case CounterScope::port: return std::string("ports.P.") + c.name;
     case CounterScope::stage: return std::string("stages.") + c.section + "." + c.name;
-    case CounterScope::tap: return *c.section == '\0' ? c.name : std::string(c.section) + "." + c.name;
+    case CounterScope::tap:
+        return *c.section == '\0' ? c.name : std::string(c.section) + "." + c.name;
     case CounterScope::worker: return std::string("workers[i].") + c.name;
     }
     return "";
@@ -41,7 +43,8 @@ std::string where_in_stats_json(const CounterSpec& c) {
 std::string stages_of(const CounterSpec& c) {
     std::string out;
     for (size_t bit = 0; bit < std::size(taprec::stage_names); ++bit)
-        if (c.stages & (1u << bit)) out += (out.empty() ? "" : ", ") + std::string(taprec::stage_names[bit]);
+        if (c.stages & (1u << bit))
+            out += (out.empty() ? "" : ", ") + std::string(taprec::stage_names[bit]);
     return out;
 }
 
@@ -157,7 +160,8 @@ TEST_CASE("the counter table is one schema: names, families and help", "[fast][c
     std::set<std::string> drops;
     for (const CounterSpec& c : counter_table)
         if (c.drop) drops.insert(c.name);
-    CHECK(drops == std::set<std::string>{"nic_missed", "nic_nombuf", "dropped_ring", "dropped_writer"});
+    CHECK(drops ==
+          std::set<std::string>{"nic_missed", "nic_nombuf", "dropped_ring", "dropped_writer"});
 }
 
 TEST_CASE("README's table of counters is the counter table", "[fast][counter_table]") {
@@ -214,51 +218,55 @@ TEST_CASE("every counter of the table appears in every output with one value",
             INFO("counter " << where_in_stats_json(c) << " [" << instances[i] << "]");
             // stats.jsonl is the reference every other output must agree with.
             const Json* value = nullptr;
-            std::string label, column;
-            std::vector<std::string> cells;
+            const Json* from_command = nullptr;  // taprec stats --json
+            std::string label;
+            const std::string* cell = nullptr;  // taprec stats' table
             switch (c.scope) {
-            case CounterScope::port:
-                value = &stats.at("ports." + instances[i] + "." + c.name);
-                CHECK(stats_command_json.at("ports." + instances[i] + "." + c.name).number == value->number);
+            case CounterScope::port: {
+                const std::string path = "ports." + instances[i] + "." + c.name;
+                value = &stats.at(path);
+                from_command = &stats_command_json.at(path);
                 label = tap_label + ",port=\"" + instances[i] + "\",direction=\"" +
                         (i == 0 ? "a_to_b" : "b_to_a") + "\"";
-                REQUIRE(text.at("port").count(c.name) == 1);
-                // value, rate per port
-                CHECK(text.at("port").at(c.name).at(2 * i) == std::to_string(uint64_t(value->number)));
+                cell = &text.at("port").at(c.name).at(2 * i);  // a value and a rate per port
                 break;
-            case CounterScope::stage:
-                value = &stats.at(std::string("stages.") + c.section + "." + c.name);
-                CHECK(stats_command_json.at(std::string("stages.") + c.section + "." + c.name).number == value->number);
+            }
+            case CounterScope::stage: {
+                const std::string path = std::string("stages.") + c.section + "." + c.name;
+                value = &stats.at(path);
+                from_command = &stats_command_json.at(path);
                 label = tap_label + ",stage=\"" + c.section + "\"";
-                {
-                    // one column per stage, in the order the header names them
-                    std::vector<std::string> stages;
-                    for (const CounterSpec& s : counter_table)
-                        if (s.scope == CounterScope::stage &&
-                            std::find(stages.begin(), stages.end(), s.section) == stages.end())
-                            stages.push_back(s.section);
-                    const size_t column = size_t(std::find(stages.begin(), stages.end(), c.section) - stages.begin());
-                    CHECK(text.at("stage").at(c.name).at(column) == std::to_string(uint64_t(value->number)));
-                }
+                // one column per stage, in the order the header names them
+                std::vector<std::string> stages;
+                for (const CounterSpec& s : counter_table)
+                    if (s.scope == CounterScope::stage &&
+                        std::find(stages.begin(), stages.end(), s.section) == stages.end())
+                        stages.push_back(s.section);
+                const auto column = std::find(stages.begin(), stages.end(), c.section);
+                cell = &text.at("stage").at(c.name).at(size_t(column - stages.begin()));
                 break;
+            }
             case CounterScope::tap: {
-                const std::string key = *c.section == '\0' ? c.name : std::string(c.section) + "." + c.name;
-                value = &stats.at(key);
-                CHECK(stats_command_json.at(key).number == value->number);
+                const std::string path = where_in_stats_json(c);
+                value = &stats.at(path);
+                from_command = &stats_command_json.at(path);
                 label = tap_label;
-                CHECK(text.at("tap").at(key).at(0) == std::to_string(uint64_t(value->number)));
+                cell = &text.at("tap").at(path).at(0);
                 break;
             }
             case CounterScope::worker:
                 value = &stats.at("workers").items.at(i).at(c.name);
-                CHECK(stats_command_json.at("workers").items.at(i).at(c.name).number == value->number);
+                from_command = &stats_command_json.at("workers").items.at(i).at(c.name);
                 label = tap_label + ",worker=\"" + instances[i] + "\"";
-                CHECK(text.at("worker").at(c.name).at(i) == std::to_string(uint64_t(value->number)));
+                cell = &text.at("worker").at(c.name).at(i);
                 break;
             }
+            const std::string expected = std::to_string(uint64_t(value->number));
+            CHECK(std::to_string(uint64_t(from_command->number)) == expected);
+            CHECK(*cell == expected);
             const std::string sample = std::string(c.metric) + "{" + label + "}";
             REQUIRE(metrics.count(sample) == 1);
-            CHECK(metrics.at(sample) == std::to_string(uint64_t(value->number)));
+            CHECK(metrics.at(sample) == expected);
             if (value->number != 0) ++nonzero;
 
             if (c.per_file) {
@@ -275,7 +283,8 @@ TEST_CASE("every counter of the table appears in every output with one value",
             CHECK(stats.u64(c.name) == sum);
             CHECK(text.at("tap").at(c.name).at(0) == std::to_string(sum));
             REQUIRE(metrics.count(taprec::summed_metric(c) + "{" + tap_label + "}") == 1);
-            CHECK(metrics.at(taprec::summed_metric(c) + "{" + tap_label + "}") == std::to_string(sum));
+            CHECK(metrics.at(taprec::summed_metric(c) + "{" + tap_label + "}") ==
+                  std::to_string(sum));
         }
     }
     // The run moves more than a handful of counters, or the comparisons above prove little.
@@ -285,10 +294,12 @@ TEST_CASE("every counter of the table appears in every output with one value",
     uint64_t drops = 0;
     for (const CounterSpec& c : counter_table)
         if (c.drop)
-            for (const std::string& port : ports) drops += stats.u64("ports." + port + "." + c.name);
+            for (const std::string& port : ports)
+                drops += stats.u64("ports." + port + "." + c.name);
     uint64_t index_drops = 0;
     for (const std::string& line : index)
-        for (const std::string& port : ports) index_drops += parse_json(line).u64("ports." + port + ".drops");
+        for (const std::string& port : ports)
+            index_drops += parse_json(line).u64("ports." + port + ".drops");
     CHECK(index_drops == drops);
     CHECK(text.at("tap").at("drops").at(0) == std::to_string(drops));
     CHECK(contains(run.output, ", dropped " + std::to_string(drops) + " ("));

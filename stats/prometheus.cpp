@@ -1,5 +1,6 @@
 #include "stats/prometheus.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -68,9 +69,13 @@ public:
             sample(name, tap_label(s) + ",stage=\"" + stage + "\"", number(value_of(s)));
     }
 
-    // One sample per worker of every tap, labelled tap and worker.
+    // One sample per worker of every tap, labelled tap and worker (no family without a worker:
+    // a snapshot made by hand has none).
     template <typename Value>
     void per_worker(const Family& f, Value value_of) {
+        if (std::none_of(taps_.begin(), taps_.end(),
+                         [](const TapSnapshot& s) { return !s.workers.empty(); }))
+            return;
         header(f);
         for (const TapSnapshot& s : taps_)
             for (size_t w = 0; w < s.workers.size(); ++w)

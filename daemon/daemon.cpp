@@ -18,20 +18,18 @@
 
 #include "drivers/clock_now.hpp"
 #include "daemon/log.hpp"
+#include "stats/counter_table.hpp"
 #include "stats/human_rate.hpp"
+#include "stats/json.hpp"
 #include "daemon/run_as.hpp"
 #include "daemon/signals.hpp"
 #include "daemon/tap_pipeline.hpp"
+#include "daemon/prometheus_export.hpp"
 #include "daemon/watchdog.hpp"
 #include "drivers/dpdk_eal.hpp"
-#include "stats/prometheus.hpp"
 
 namespace taprec {
 namespace {
-
-uint64_t total_drops(const PortSnapshot& p) {
-    return p.nic_missed + p.nic_nombuf + p.nic_errors + p.dropped_ring + p.dropped_writer;
-}
 
 // One status line for one tap: rates over the last interval, then totals that matter.
 std::string status_line(const TapSnapshot& now, const TapSnapshot& before) {
@@ -41,32 +39,31 @@ std::string status_line(const TapSnapshot& now, const TapSnapshot& before) {
         if (!now.ports[p].present) continue;
         const double pps =
             seconds > 0 ? double(now.ports[p].received - before.ports[p].received) / seconds : 0;
-        line += std::string(" ") + (p == 0 ? "a" : "b") + " " + human_rate(pps, "pps");
+        line += std::string(" ") + port_name(p) + " " + human_rate(pps, "pps");
     }
     const double bps = seconds > 0
-                           ? 8.0 * double(now.written_bytes() - before.written_bytes()) / seconds
+                           ? 8.0 * double(written_bytes(now) - written_bytes(before)) / seconds
                            : 0;
-    uint64_t drops = 0;
-    for (const PortSnapshot& p : now.ports) drops += total_drops(p);
-    line += ", written " + human_rate(bps, "bit/s") + ", " + std::to_string(now.written()) +
-            " packets in " + std::to_string(now.files) + " files, drops " + std::to_string(drops);
+    line += ", written " + human_rate(bps, "bit/s") + ", " + std::to_string(written(now)) +
+            " packets in " + std::to_string(now.files) + " files, drops " +
+            std::to_string(tap_drops(now));
     return line;
 }
 
+// The run in one line: what came in, where it went, and each counter that adds into drops.
 std::string summary_line(const TapSnapshot& s, const TapPipeline& tap) {
-    uint64_t received = 0, filtered = 0, nic = 0, ring = 0, writer = 0;
-    for (const PortSnapshot& p : s.ports) {
-        received += p.received;
-        filtered += p.filtered;
-        nic += p.nic_missed + p.nic_nombuf + p.nic_errors;
-        ring += p.dropped_ring;
-        writer += p.dropped_writer;
-    }
-    return "tap " + s.tap + ": received " + std::to_string(received) + ", written " +
-           std::to_string(s.written()) + " in " + std::to_string(s.files) + " files under " +
-           tap.directory().tap_dir() + ", filtered " + std::to_string(filtered) +
-           ", dropped " + std::to_string(nic + ring + writer) + " (nic " + std::to_string(nic) +
-           ", ring " + std::to_string(ring) + ", writer " + std::to_string(writer) + ")";
+    const CounterSpec& received = counter_spec(CounterId::received);
+    const CounterSpec& filtered = counter_spec(CounterId::filtered);
+    std::string drops;
+    for (const CounterSpec& c : counter_table)
+        if (c.drop)
+            drops += std::string(drops.empty() ? "" : ", ") + c.name + " " +
+                     std::to_string(counter_sum(c, s));
+    return "tap " + s.tap + ": received " + std::to_string(counter_sum(received, s)) +
+           ", written " + std::to_string(written(s)) + " in " + std::to_string(s.files) +
+           " files under " + tap.directory().tap_dir() + ", filtered " +
+           std::to_string(counter_sum(filtered, s)) + ", dropped " +
+           std::to_string(tap_drops(s)) + " (" + drops + ")";
 }
 
 void append_stats(const TapPipeline& tap, const TapSnapshot& s, bool final) {
@@ -77,60 +74,6 @@ void append_stats(const TapPipeline& tap, const TapSnapshot& s, bool final) {
     }
 }
 
-// stats.prometheus_textfile: written to a temporary file in the same folder, then renamed over
-// the old one, so node_exporter never reads half a file. Returns what failed, or "".
-std::string write_prometheus(const std::string& path, const std::vector<TapSnapshot>& snapshots,
-                             bool final) {
-    const std::string text = prometheus_text(snapshots, final);
-    const size_t slash = path.find_last_of('/');
-    const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash);
-    // A leading dot and no .prom suffix: the textfile collector skips the temporary file.
-    std::string temp = folder + "/.taprec-prom-XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) return "cannot create a file in " + folder + ": " + std::strerror(errno);
-    // mkstemp makes 0600; node_exporter runs as another user and must read it.
-    ::fchmod(fd, 0644);
-    size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const std::string error = std::strerror(errno);
-            ::close(fd);
-            ::unlink(temp.c_str());
-            return "cannot write " + temp + ": " + error;
-        }
-        done += size_t(n);
-    }
-    ::close(fd);
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-        const std::string error = std::strerror(errno);
-        ::unlink(temp.c_str());
-        return "cannot rename " + temp + " to " + path + ": " + error;
-    }
-    return "";
-}
-
-// Writes the Prometheus file when one is configured; logs a failure once, and its recovery.
-class PrometheusExport {
-public:
-    explicit PrometheusExport(std::string path) : path_(std::move(path)) {}
-
-    void write(const std::vector<TapSnapshot>& snapshots, bool final) {
-        if (path_.empty()) return;
-        const std::string error = write_prometheus(path_, snapshots, final);
-        if (!error.empty() && !failing_)
-            log_warning("stats.prometheus_textfile: " + error + "; metrics are stale until it works");
-        else if (error.empty() && failing_)
-            log_info("stats.prometheus_textfile: writing " + path_ + " again");
-        failing_ = !error.empty();
-    }
-
-private:
-    std::string path_;
-    bool failing_ = false;
-};
-
 std::vector<Heartbeat> all_heartbeats(const std::vector<std::unique_ptr<TapPipeline>>& taps) {
     std::vector<Heartbeat> beats;
     for (const auto& tap : taps) {
@@ -140,51 +83,6 @@ std::vector<Heartbeat> all_heartbeats(const std::vector<std::unique_ptr<TapPipel
     return beats;
 }
 
-// sd_notify WATCHDOG=1 every third of WatchdogSec, only when every thread moved since the last
-// time: a thread stuck for a whole WatchdogSec gets the daemon restarted.
-class Watchdog {
-public:
-    Watchdog() {
-        uint64_t usec = 0;
-        // > 0 when WATCHDOG_USEC is set and WATCHDOG_PID, if set, is this process.
-        if (sd_watchdog_enabled(0, &usec) > 0 && usec != 0) period_ns_ = usec * 1000 / 3;
-    }
-
-    // Called once READY=1 went out: systemd's timer starts then.
-    void start(const std::vector<Heartbeat>& beats, uint64_t now_ns) {
-        if (period_ns_ == 0) return;
-        progress_.remember(beats);
-        sd_notify(0, "WATCHDOG=1");
-        next_ns_ = now_ns + period_ns_;
-        log_info("watchdog: every " + std::to_string(period_ns_ / 1'000'000) +
-                 " ms while every thread makes progress");
-    }
-
-    void poll(const std::vector<std::unique_ptr<TapPipeline>>& taps, uint64_t now_ns) {
-        if (next_ns_ == 0 || now_ns < next_ns_) return;
-        next_ns_ = now_ns + period_ns_;
-        const std::vector<std::string> stuck = progress_.stuck_threads(all_heartbeats(taps));
-        if (stuck.empty()) {
-            sd_notify(0, "WATCHDOG=1");
-            if (reported_) log_info("watchdog: every thread makes progress again");
-            reported_ = false;
-            return;
-        }
-        if (reported_) return;
-        reported_ = true;
-        std::string names;
-        for (const std::string& thread : stuck) names += (names.empty() ? "" : ", ") + thread;
-        log_error("watchdog: no progress in " + std::to_string(period_ns_ / 1'000'000) +
-                  " ms from thread " + names +
-                  "; no WATCHDOG=1 until it moves, so systemd restarts taprec after WatchdogSec");
-    }
-
-private:
-    uint64_t period_ns_ = 0;
-    uint64_t next_ns_ = 0;  // 0: not started
-    ProgressCheck progress_;
-    bool reported_ = false;
-};
 
 // A warning when, over the last interval, the TCP acknowledgements prove the sensor is missing
 // more than `threshold_percent` of the segments before they reach it (a SPAN port or TAP that
@@ -203,7 +101,7 @@ void warn_upstream_loss(const TapSnapshot& now, const TapSnapshot& before, uint3
                       "tap %s port %s: upstream loss estimate %.2f%% over the last interval (%llu of "
                       "%llu ACKs cover data never seen): packets are lost before they reach the "
                       "sensor; check the SPAN port or TAP",
-                      now.tap.c_str(), p == 0 ? "a" : "b", percent, (unsigned long long)gaps,
+                      now.tap.c_str(), port_name(p), percent, (unsigned long long)gaps,
                       (unsigned long long)acks);
         log_warning(line);
     }
@@ -288,7 +186,8 @@ void start_taps(const Config& config, const Taps& taps) {
         taps[t]->start(cores[t]);
         std::string ports;
         for (size_t p = 0; p < taps[t]->port_count(); ++p)
-            ports += std::string(p == 0 ? " a: " : ", b: ") + taps[t]->source(p).describe();
+            ports += std::string(p == 0 ? " " : ", ") + port_name(p) + ": " +
+                     taps[t]->source(p).describe();
         log_info("tap " + taps[t]->name() + ":" + ports + "; " +
                  std::to_string(taps[t]->worker_count()) + " workers; files in " +
                  taps[t]->directory().tap_dir());
@@ -314,7 +213,7 @@ public:
             notify_ready_once_started();
             timespec tick{0, ready_ ? 100'000'000 : 1'000'000};  // 10 times a second once ready
             nanosleep(&tick, nullptr);
-            watchdog_.poll(taps_, monotonic_now_ns());
+            watchdog_.poll(monotonic_now_ns(), [&] { return all_heartbeats(taps_); });
             handle_signals();
             for (const auto& tap : taps_)
                 for (const std::string& error : tap->take_errors()) log_error(error);
@@ -338,7 +237,7 @@ public:
             log_info(summary_line(final, *tap));
             for (size_t p = 0; p < final.ports.size(); ++p) {
                 if (final.ports[p].present && final.ports[p].in_flight() != 0) {
-                    log_error("tap " + tap->name() + " port " + (p == 0 ? "a" : "b") + ": " +
+                    log_error("tap " + tap->name() + " port " + port_name(p) + ": " +
                               std::to_string(final.ports[p].in_flight()) +
                               " packets unaccounted for at exit; please report this");
                     status = 1;

@@ -15,6 +15,7 @@
 #include "drivers/clock_now.hpp"
 #include "config/parse.hpp"
 #include "config/validate.hpp"
+#include "stats/counter_table.hpp"
 #include "stats/human_rate.hpp"
 #include "stats/json.hpp"
 
@@ -32,68 +33,16 @@ const char* const stats_usage =
     "  --watch        refresh every stats interval until Ctrl-C\n"
     "  --json         print the last stats.jsonl line as it is\n";
 
-struct PortField {
-    const char* name;  // as in stats.jsonl
-    uint64_t PortSnapshot::*value;
-    bool bytes;  // a byte count: its rate is shown in bit/s
-};
-
-// The per-port fields of a stats.jsonl line, in its order (in_flight is computed).
-constexpr PortField port_fields[] = {
-    {"received", &PortSnapshot::received, false},
-    {"bytes", &PortSnapshot::bytes, true},
-    {"nic_missed", &PortSnapshot::nic_missed, false},
-    {"nic_errors", &PortSnapshot::nic_errors, false},
-    {"nic_nombuf", &PortSnapshot::nic_nombuf, false},
-    {"dropped_ring", &PortSnapshot::dropped_ring, false},
-    {"dropped_writer", &PortSnapshot::dropped_writer, false},
-    {"filtered", &PortSnapshot::filtered, false},
-    {"late", &PortSnapshot::late, false},
-    {"truncated", &PortSnapshot::truncated, false},
-    {"clamped", &PortSnapshot::clamped, false},
-    {"written", &PortSnapshot::written, false},
-    {"written_bytes", &PortSnapshot::written_bytes, true},
-    {"tcp_acks", &PortSnapshot::tcp_acks, false},
-    {"tcp_ack_gaps", &PortSnapshot::tcp_ack_gaps, false},
-    {"tcp_gap_bytes", &PortSnapshot::tcp_gap_bytes, false},
-};
-
-struct StageField {
-    const char* stage;
-    const char* name;
-    uint64_t StageSnapshot::*value;
-};
-
-constexpr StageField stage_fields[] = {
-    {"rx", "dropped_ring", &StageSnapshot::rx_dropped_ring},
-    {"worker", "dropped_ring", &StageSnapshot::worker_dropped_ring},
-    {"worker", "filtered", &StageSnapshot::worker_filtered},
-    {"worker", "truncated", &StageSnapshot::worker_truncated},
-    {"worker", "late", &StageSnapshot::worker_late},
-    {"writer", "dropped_writer", &StageSnapshot::writer_dropped_writer},
-    {"writer", "late", &StageSnapshot::writer_late},
-    {"writer", "clamped", &StageSnapshot::writer_clamped},
-};
-constexpr const char* stage_names[] = {"rx", "worker", "writer"};
-constexpr const char* stage_columns[] = {"dropped_ring", "dropped_writer", "filtered",
-                                         "truncated",    "late",           "clamped",
-                                         "write_errors", "sync_errors"};
-
-struct FilesField {
-    const char* section;  // an object of stats.jsonl, at its top or under "stages"
-    const char* name;
-    uint64_t FilesSnapshot::*value;
-};
-
-constexpr FilesField files_fields[] = {
-    {"writer", "sync_errors", &FilesSnapshot::sync_errors},
-    {"hooks", "started", &FilesSnapshot::hooks_started},
-    {"hooks", "failed", &FilesSnapshot::hooks_failed},
-    {"hooks", "timed_out", &FilesSnapshot::hooks_timed_out},
-    {"hooks", "overflow", &FilesSnapshot::hooks_overflow},
-    {"retention", "deleted_files", &FilesSnapshot::retention_deleted_files},
-    {"retention", "deleted_bytes", &FilesSnapshot::retention_deleted_bytes},
-};
+// The node holding a counter of the table in a stats.jsonl line, or an undefined node.
+YAML::Node counter_node(const YAML::Node& root, const CounterSpec& c, size_t index) {
+    switch (c.scope) {
+    case CounterScope::port: return root["ports"][port_name(index)];
+    case CounterScope::stage: return root["stages"] ? root["stages"][c.section] : YAML::Node();
+    case CounterScope::tap: return *c.section == '\0' ? root : root[c.section];
+    case CounterScope::worker: return root["workers"][index];
+    }
+    return YAML::Node();
+}
 
 uint64_t u64(const YAML::Node& node, const char* key) {
     const YAML::Node value = node[key];
@@ -253,28 +202,16 @@ std::optional<StatsLine> parse_stats_line(const std::string& line) {
         s.snapshot.tap = root["tap"] ? root["tap"].as<std::string>() : "";
         s.final = root["final"] && root["final"].as<bool>();
         const YAML::Node ports = root["ports"];
-        for (size_t p = 0; p < s.snapshot.ports.size(); ++p) {
-            const YAML::Node node = ports[port_name(p)];
-            if (!node) continue;
-            PortSnapshot& port = s.snapshot.ports[p];
-            port.present = true;
-            for (const PortField& f : port_fields) port.*f.value = u64(node, f.name);
-        }
-        const YAML::Node stages = root["stages"];
-        if (stages) {
-            for (const StageField& f : stage_fields)
-                if (const YAML::Node stage = stages[f.stage]) s.snapshot.stages.*f.value = u64(stage, f.name);
-            if (const YAML::Node writer = stages["writer"]) s.snapshot.write_errors = u64(writer, "write_errors");
-        }
-        // hooks and retention sit at the top of the line; sync_errors under stages.writer.
-        for (const FilesField& f : files_fields) {
-            const YAML::Node section = root[f.section] ? root[f.section]
-                                       : stages        ? stages[f.section]
-                                                       : YAML::Node();
-            if (section) s.snapshot.file_keeping.*f.value = u64(section, f.name);
-        }
-        s.snapshot.files = u64(root, "files");
-        s.snapshot.tcp_evictions = u64(root, "tcp_evictions");
+        for (size_t p = 0; p < s.snapshot.ports.size(); ++p)
+            s.snapshot.ports[p].present = bool(ports[port_name(p)]);
+        if (const YAML::Node workers = root["workers"]; workers && workers.IsSequence())
+            s.snapshot.workers.resize(workers.size());
+        // A key a line lacks (one from an older taprec) reads as 0.
+        for (const CounterSpec& c : counter_table)
+            for (size_t i = 0; i < counter_instances(c, s.snapshot); ++i)
+                if (counter_present(c, s.snapshot, i))
+                    if (const YAML::Node node = counter_node(root, c, i))
+                        c.at(s.snapshot, i) = u64(node, c.name);
         return s;
     } catch (const YAML::Exception&) {
         return std::nullopt;
@@ -318,19 +255,25 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
         std::string row = "  " + left(name, name_w);
         for (size_t p = 0; p < now.ports.size(); ++p) {
             if (!now.ports[p].present) continue;
-            const int64_t value = value_of(now.ports[p]);
+            const int64_t value = value_of(now, p);
             row += right(std::to_string(value), count_w);
             row += right(with_rate && previous
-                             ? rate(uint64_t(value), uint64_t(value_of(previous->snapshot.ports[p])), bytes)
+                             ? rate(uint64_t(value), uint64_t(value_of(previous->snapshot, p)), bytes)
                              : (with_rate ? "-" : ""),
                          rate_w);
         }
         while (!row.empty() && row.back() == ' ') row.pop_back();
         out += row + "\n";
     };
-    for (const PortField& f : port_fields)
-        port_row(f.name, [&](const PortSnapshot& p) { return int64_t(p.*f.value); }, f.bytes, true);
-    port_row("in_flight", [](const PortSnapshot& p) { return p.in_flight(); }, false, false);
+    for (const CounterSpec& c : counter_table)
+        if (c.scope == CounterScope::port)
+            port_row(c.name,
+                     [&c](const TapSnapshot& s, size_t p) {
+                         return int64_t(counter_value(c, s, p));
+                     },
+                     c.unit == CounterUnit::bytes, true);
+    port_row("in_flight", [](const TapSnapshot& s, size_t p) { return s.ports[p].in_flight(); },
+             false, false);
     {
         std::string row = "  " + left("upstream_loss", name_w);
         for (const PortSnapshot& p : now.ports) {
@@ -343,41 +286,63 @@ std::string stats_table(const std::string& tap_dir, const StatsLine& last,
         out += row + "\n";
     }
 
-    // Stages summed over ports: one column per stage, "-" where a stage has no such counter.
+    // Stages summed over ports: one column per stage, one row per name, "-" where a stage has no
+    // such counter.
+    std::vector<std::string_view> stages, names;
+    for (const CounterSpec& c : counter_table) {
+        if (c.scope != CounterScope::stage) continue;
+        if (std::find(stages.begin(), stages.end(), c.section) == stages.end())
+            stages.push_back(c.section);
+        if (std::find(names.begin(), names.end(), c.name) == names.end()) names.push_back(c.name);
+    }
     std::string stage_header = "  " + left("stage", name_w);
-    for (const char* stage : stage_names) stage_header += right(stage, count_w);
+    for (const std::string_view stage : stages) stage_header += right(std::string(stage), count_w);
     out += stage_header + "\n";
-    for (const char* column : stage_columns) {
-        std::string row = "  " + left(column, name_w);
-        for (const char* stage : stage_names) {
-            const std::string_view st(stage), col(column);
+    for (const std::string_view name : names) {
+        std::string row = "  " + left(std::string(name), name_w);
+        for (const std::string_view stage : stages) {
             std::string cell = "-";
-            if (st == "writer" && col == "write_errors") cell = std::to_string(now.write_errors);
-            if (st == "writer" && col == "sync_errors")
-                cell = std::to_string(now.file_keeping.sync_errors);
-            for (const StageField& f : stage_fields)
-                if (st == f.stage && col == f.name) cell = std::to_string(now.stages.*f.value);
+            for (const CounterSpec& c : counter_table)
+                if (c.scope == CounterScope::stage && stage == c.section && name == c.name)
+                    cell = std::to_string(counter_value(c, now, 0));
             row += right(cell, count_w);
         }
         out += row + "\n";
     }
 
-    uint64_t drops = 0;
-    for (const PortSnapshot& p : now.ports)
-        drops += p.nic_missed + p.nic_errors + p.nic_nombuf + p.dropped_ring + p.dropped_writer;
-    out += "  written " + std::to_string(now.written()) + " packets (" +
-           human_rate(double(now.written_bytes()), "B") + ") in " + std::to_string(now.files) +
+    // The tap as a whole: the port counters summed, then its own (hooks.started, files, ...).
+    constexpr size_t tap_name_w = 26;
+    out += "  " + left("tap", tap_name_w) + right("total", count_w) + "\n";
+    auto tap_row = [&](const std::string& name, const std::string& value) {
+        out += "  " + left(name, tap_name_w) + right(value, count_w) + "\n";
+    };
+    for (const CounterSpec& c : counter_table)
+        if (c.summed) tap_row(c.name, std::to_string(counter_sum(c, now)));
+    for (const CounterSpec& c : counter_table)
+        if (c.scope == CounterScope::tap)
+            tap_row(*c.section == '\0' ? c.name : std::string(c.section) + "." + c.name,
+                    std::to_string(counter_value(c, now, 0)));
+    tap_row("drops", std::to_string(tap_drops(now)));
+
+    if (!now.workers.empty()) {
+        std::string header = "  " + left("worker", name_w);
+        for (size_t w = 0; w < now.workers.size(); ++w) header += right(std::to_string(w), count_w);
+        out += header + "\n";
+        for (const CounterSpec& c : counter_table) {
+            if (c.scope != CounterScope::worker) continue;
+            std::string row = "  " + left(c.name, name_w);
+            for (size_t w = 0; w < now.workers.size(); ++w)
+                row += right(std::to_string(counter_value(c, now, w)), count_w);
+            out += row + "\n";
+        }
+    }
+
+    out += "  written " + std::to_string(written(now)) + " packets (" +
+           human_rate(double(written_bytes(now)), "B") + ") in " + std::to_string(now.files) +
            " files";
     if (previous && seconds > 0)
-        out += ", " + rate(now.written_bytes(), previous->snapshot.written_bytes(), true);
-    out += "; dropped " + std::to_string(drops) + "\n";
-    const FilesSnapshot& k = now.file_keeping;
-    out += "  on_rotate hooks: " + std::to_string(k.hooks_started) + " started, " +
-           std::to_string(k.hooks_failed) + " failed, " + std::to_string(k.hooks_timed_out) +
-           " timed out, " + std::to_string(k.hooks_overflow) + " skipped (queue full); retention "
-           "deleted " + std::to_string(k.retention_deleted_files) + " files (" +
-           human_rate(double(k.retention_deleted_bytes), "B") + "); tcp flows evicted " +
-           std::to_string(now.tcp_evictions) + "\n";
+        out += ", " + rate(written_bytes(now), written_bytes(previous->snapshot), true);
+    out += "; dropped " + std::to_string(tap_drops(now)) + "\n";
     return out;
 }
 

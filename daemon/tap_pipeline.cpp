@@ -12,6 +12,7 @@
 #include "drivers/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
+#include "stats/json.hpp"
 #include "writer/partial_repair.hpp"
 
 namespace taprec {
@@ -135,7 +136,7 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
     setup.link_type = link_type;
     setup.idle = config.threads.idle;
     setup.rotate_generation = &rotate_generation;
-    setup.totals_so_far = [this] { return totals_so_far(); };
+    setup.totals_so_far = [this] { return snapshot(); };
     setup.published = [janitor = janitor_.get()](const std::string& path) {
         janitor->file_published(path);
     };
@@ -188,8 +189,13 @@ void TapPipeline::start(const TapCores& cores) {
             rx_pollers_[p]->run();
             done[1 + workers_.size() + p].store(true, std::memory_order_release);
         });
-        place_thread(threads_.back(), core_of(cores.rx, p), std::string("rx") + (p == 0 ? "a" : "b") + ":" + tap_.name);
+        place_thread(threads_.back(), core_of(cores.rx, p), rx_thread_name(p));
     }
+}
+
+// "rxa:uplink": what top, the logs and the watchdog call the rx thread of a port.
+std::string TapPipeline::rx_thread_name(size_t port) const {
+    return std::string("rx") + port_name(port) + ":" + tap_.name;
 }
 
 std::vector<Heartbeat> TapPipeline::heartbeats() const {
@@ -208,7 +214,7 @@ std::vector<Heartbeat> TapPipeline::heartbeats() const {
     for (size_t w = 0; w < workers_.size(); ++w)
         beat("wk" + std::to_string(w) + ":" + tap_.name, 1 + w, workers_[w]->counters().loops);
     for (size_t p = 0; p < rx_pollers_.size(); ++p)
-        beat(std::string("rx") + (p == 0 ? "a" : "b") + ":" + tap_.name, 1 + workers_.size() + p,
+        beat(rx_thread_name(p), 1 + workers_.size() + p,
              rx_pollers_[p]->counters().loops);
     return beats;
 }
@@ -306,7 +312,7 @@ std::vector<std::string> TapPipeline::take_errors() {
         const std::string error = sources_[p]->error();
         if (error.empty()) continue;
         port_error_reported_[p] = true;
-        errors.push_back("tap " + tap_.name + " port " + (p == 0 ? "a" : "b") + ": " + error);
+        errors.push_back("tap " + tap_.name + " port " + port_name(p) + ": " + error);
     }
     // Logged here, in the order the writer queued them: its errors and its infos tell one story
     // ("write failed", then "writes succeed again").
@@ -321,88 +327,101 @@ bool TapPipeline::has_port_error() const {
     return false;
 }
 
-PerPort<PortTotals> TapPipeline::totals_so_far() const {
-    const TapSnapshot s = snapshot();
-    PerPort<PortTotals> totals{};
-    for (size_t p = 0; p < max_ports_per_tap; ++p) {
-        const PortSnapshot& port = s.ports[p];
-        totals[p].drops = port.nic_missed + port.nic_nombuf + port.dropped_ring + port.dropped_writer;
-        totals[p].tcp_acks = port.tcp_acks;
-        totals[p].tcp_ack_gaps = port.tcp_ack_gaps;
+uint64_t TapPipeline::live_value(CounterId id, size_t i) const {
+    const WriterCounters& wr = writer_->counters();
+    const WriterFileCounters& wf = writer_->file_counters();
+    // Summed over the workers (per port i), or one worker's (worker i).
+    auto workers = [&](auto value_of) {
+        uint64_t sum = 0;
+        for (const auto& w : workers_) sum += value_of(w->counters(), w->tcp_loss());
+        return sum;
+    };
+    auto ports = [&](auto value_of) {
+        uint64_t sum = 0;
+        for (size_t p = 0; p < sources_.size(); ++p) sum += value_of(p);
+        return sum;
+    };
+    auto each_port = [](const auto& per_port) {
+        uint64_t sum = 0;
+        for (const Counter& c : per_port) sum += c.get();
+        return sum;
+    };
+    using Wk = const WorkerCounters&;
+    using Tcp = const TcpLossCounters&;
+    switch (id) {
+    case CounterId::received: return rx_pollers_[i]->counters().received.get();
+    case CounterId::bytes: return rx_pollers_[i]->counters().bytes.get();
+    case CounterId::nic_missed: return sources_[i]->nic_counters().missed;
+    case CounterId::nic_errors: return sources_[i]->nic_counters().errors;
+    case CounterId::nic_nombuf: return sources_[i]->nic_counters().nombuf;
+    case CounterId::dropped_ring:
+        return workers([i](Wk c, Tcp) { return c.dropped_ring[i].get(); }) +
+               rx_pollers_[i]->counters().dropped_ring.get();
+    case CounterId::dropped_writer: return wr.dropped_writer[i].get();
+    case CounterId::filtered: return workers([i](Wk c, Tcp) { return c.filtered[i].get(); });
+    // Every packet a worker emits late is late at the writer too, so the writer's count is the
+    // port's: packets out of timestamp order in the files. The writer stage counts only the ones
+    // its own merge made late, so that the stages add up to the port.
+    case CounterId::late: return wr.late[i].get();
+    case CounterId::truncated: return workers([i](Wk c, Tcp) { return c.truncated[i].get(); });
+    case CounterId::clamped: return wf.clamped[i].get() + rx_pollers_[i]->counters().clamped.get();
+    case CounterId::written: return wr.written[i].get();
+    case CounterId::written_bytes: return wr.written_bytes[i].get();
+    case CounterId::tcp_acks: return workers([i](Wk, Tcp t) { return t.acks[i].get(); });
+    case CounterId::tcp_ack_gaps: return workers([i](Wk, Tcp t) { return t.gaps[i].get(); });
+    case CounterId::tcp_gap_bytes: return workers([i](Wk, Tcp t) { return t.gap_bytes[i].get(); });
+
+    case CounterId::rx_dropped_ring:
+        return ports([&](size_t p) { return rx_pollers_[p]->counters().dropped_ring.get(); });
+    case CounterId::rx_clamped:
+        return ports([&](size_t p) { return rx_pollers_[p]->counters().clamped.get(); });
+    case CounterId::worker_dropped_ring:
+        return workers([&](Wk c, Tcp) { return each_port(c.dropped_ring); });
+    case CounterId::worker_filtered:
+        return workers([&](Wk c, Tcp) { return each_port(c.filtered); });
+    case CounterId::worker_truncated:
+        return workers([&](Wk c, Tcp) { return each_port(c.truncated); });
+    case CounterId::worker_late: return workers([&](Wk c, Tcp) { return each_port(c.late); });
+    case CounterId::writer_dropped_writer: return each_port(wr.dropped_writer);
+    case CounterId::writer_late: return each_port(wr.late_here);
+    case CounterId::writer_write_errors: return wr.write_errors.get();
+    case CounterId::writer_clamped: return each_port(wf.clamped);
+    case CounterId::writer_sync_errors: return wf.sync_errors.get();
+
+    case CounterId::hooks_started: return janitor_->hook_counters().started.get();
+    case CounterId::hooks_failed: return janitor_->hook_counters().failed.get();
+    case CounterId::hooks_timed_out: return janitor_->hook_counters().timed_out.get();
+    case CounterId::hooks_overflow:
+        return janitor_->hook_counters().overflow.get() + janitor_->ring_overflow();
+    case CounterId::retention_deleted_files:
+        return janitor_->retention_counters().deleted_files.get();
+    case CounterId::retention_deleted_bytes:
+        return janitor_->retention_counters().deleted_bytes.get();
+    case CounterId::files: return wr.files.get();
+    case CounterId::tcp_evictions: return workers([](Wk, Tcp t) { return t.evictions.get(); });
+
+    case CounterId::each_worker_received: return workers_[i]->counters().received.get();
+    case CounterId::each_worker_written: return workers_[i]->counters().handed_on.get();
+    case CounterId::each_worker_drops: return each_port(workers_[i]->counters().dropped_ring);
+    case CounterId::each_worker_late: return each_port(workers_[i]->counters().late);
+    case CounterId::each_worker_tcp_acks: return each_port(workers_[i]->tcp_loss().acks);
+    case CounterId::count: break;
     }
-    return totals;
+    return 0;
 }
 
 TapSnapshot TapPipeline::snapshot() const {
     TapSnapshot s;
     s.tap = tap_.name;
     s.time_ns = realtime_now_ns();
-    // Read downstream stages before upstream ones: a packet counted downstream was counted
-    // upstream earlier, so in_flight never goes negative in a snapshot.
-    const WriterCounters& wr = writer_->counters();
-    for (size_t p = 0; p < sources_.size(); ++p) {
-        PortSnapshot& port = s.ports[p];
-        port.present = true;
-        port.written = wr.written[p].get();
-        port.written_bytes = wr.written_bytes[p].get();
-        port.dropped_writer = wr.dropped_writer[p].get();
-        // Every packet a worker emits late is late at the writer too, so the writer's count is
-        // the port's: packets out of timestamp order in the files. The writer stage counts only
-        // the ones its own merge made late, so that the stages add up to the port.
-        port.late = wr.late[p].get();
-        s.stages.writer_dropped_writer += port.dropped_writer;
-        s.stages.writer_late += wr.late_here[p].get();
-    }
-    s.files = wr.files.get();
-    s.write_errors = wr.write_errors.get();
-    const WriterFileCounters& wf = writer_->file_counters();
-    for (size_t p = 0; p < sources_.size(); ++p) {
-        s.ports[p].clamped = wf.clamped[p].get();
-        s.stages.writer_clamped += s.ports[p].clamped;
-        const uint64_t rx_clamped = rx_pollers_[p]->counters().clamped.get();
-        s.ports[p].clamped += rx_clamped;
-        s.stages.rx_clamped += rx_clamped;
-    }
-    s.file_keeping.sync_errors = wf.sync_errors.get();
-    const HookCounters& hooks = janitor_->hook_counters();
-    s.file_keeping.hooks_started = hooks.started.get();
-    s.file_keeping.hooks_failed = hooks.failed.get();
-    s.file_keeping.hooks_timed_out = hooks.timed_out.get();
-    s.file_keeping.hooks_overflow = hooks.overflow.get() + janitor_->ring_overflow();
-    s.file_keeping.retention_deleted_files = janitor_->retention_counters().deleted_files.get();
-    s.file_keeping.retention_deleted_bytes = janitor_->retention_counters().deleted_bytes.get();
-    for (const auto& worker : workers_) {
-        const TcpLossCounters& tcp = worker->tcp_loss();
-        for (size_t p = 0; p < sources_.size(); ++p) {
-            s.ports[p].tcp_acks += tcp.acks[p].get();
-            s.ports[p].tcp_ack_gaps += tcp.gaps[p].get();
-            s.ports[p].tcp_gap_bytes += tcp.gap_bytes[p].get();
-        }
-        s.tcp_evictions += tcp.evictions.get();
-        const WorkerCounters& c = worker->counters();
-        for (size_t p = 0; p < sources_.size(); ++p) {
-            PortSnapshot& port = s.ports[p];
-            port.filtered += c.filtered[p].get();
-            port.truncated += c.truncated[p].get();
-            port.dropped_ring += c.dropped_ring[p].get();
-            s.stages.worker_filtered += c.filtered[p].get();
-            s.stages.worker_truncated += c.truncated[p].get();
-            s.stages.worker_late += c.late[p].get();
-            s.stages.worker_dropped_ring += c.dropped_ring[p].get();
-        }
-    }
-    for (size_t p = 0; p < sources_.size(); ++p) {
-        PortSnapshot& port = s.ports[p];
-        const RxCounters& rx = rx_pollers_[p]->counters();
-        port.dropped_ring += rx.dropped_ring.get();
-        s.stages.rx_dropped_ring += rx.dropped_ring.get();
-        port.received = rx.received.get();
-        port.bytes = rx.bytes.get();
-        const NicCounters nic = sources_[p]->nic_counters();
-        port.nic_missed = nic.missed;
-        port.nic_errors = nic.errors;
-        port.nic_nombuf = nic.nombuf;
-    }
+    for (size_t p = 0; p < sources_.size(); ++p) s.ports[p].present = true;
+    s.workers.resize(workers_.size());
+    // Backwards through the table: within a scope a stage's counters come after those of the
+    // stages upstream of it, so a packet counted downstream (written, filtered, dropped) was
+    // counted upstream (received) before it is read here, and in_flight never goes negative.
+    for (auto c = std::rbegin(counter_table); c != std::rend(counter_table); ++c)
+        for (size_t i = 0; i < counter_instances(*c, s); ++i)
+            if (counter_present(*c, s, i)) c->at(s, i) = live_value(c->id, i);
     return s;
 }
 

@@ -16,6 +16,7 @@
 #include "daemon/watchdog.hpp"
 #include "drivers/packet_source.hpp"
 #include "drivers/rx_poller.hpp"
+#include "stats/counter_table.hpp"
 #include "stats/tap_snapshot.hpp"
 #include "worker/worker.hpp"
 #include "writer/janitor.hpp"
@@ -57,13 +58,17 @@ public:
     // A port ended on an error (a damaged file, an interface gone): the run is a failure.
     bool has_port_error() const;
 
+    // Every counter of the table (stats/counter_table.hpp) as it stands now.
     TapSnapshot snapshot() const;
     // Every thread start() launched, writer first, then workers, then rx threads.
     std::vector<Heartbeat> heartbeats() const;
 
 private:
-    PerPort<PortTotals> totals_so_far() const;
+    // What the pipeline has counted so far for one row of the counter table, at `index` (a port,
+    // a worker, or 0).
+    uint64_t live_value(CounterId id, size_t index) const;
 
+    std::string rx_thread_name(size_t port) const;
     int single_core(const TapCores& cores) const;
     bool all_ports_wait_on_fd() const;
     bool single_core_or_unpinned(const TapCores& cores) const;

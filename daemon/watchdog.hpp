@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,6 +31,25 @@ public:
 
 private:
     std::map<std::string, uint64_t> last_loops_;
+};
+
+// sd_notify WATCHDOG=1 every third of WatchdogSec, only when every thread moved since the last
+// time: a thread stuck for a whole WatchdogSec gets the daemon restarted. Control thread only.
+class Watchdog {
+public:
+    // Enabled when systemd set WATCHDOG_USEC for this process (WATCHDOG_PID, if set, is ours).
+    Watchdog();
+
+    // Called once READY=1 went out: systemd's timer starts then.
+    void start(const std::vector<Heartbeat>& beats, uint64_t now_ns);
+    // Called often; when a period is over, checks every thread's heartbeat (taken only then).
+    void poll(uint64_t now_ns, const std::function<std::vector<Heartbeat>()>& heartbeats);
+
+private:
+    uint64_t period_ns_ = 0;
+    uint64_t next_ns_ = 0;  // 0: not started
+    ProgressCheck progress_;
+    bool reported_ = false;
 };
 
 }  // namespace taprec

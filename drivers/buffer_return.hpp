@@ -1,4 +1,6 @@
-// BufferReturn: hands PacketRefs back to the port each came from, a burst at a time.
+// BufferReturn: hands PacketRefs back to the port each came from, a burst at a time. Each worker
+// and the writer has its own (a copy: it holds only the ports' pointers) and calls it from its own
+// thread; PacketSource::release() says why several may run at once.
 #pragma once
 
 #include <array>
@@ -17,7 +19,8 @@ public:
     BufferReturn() = default;
     explicit BufferReturn(std::array<PacketSource*, max_ports_per_tap> sources) : sources_(sources) {}
 
-    // Release every packet in `packets` (any length, any mix of ports). Takes ownership.
+    // Release every packet in `packets` (any length, any mix of ports). Takes ownership: the
+    // caller must not touch them again.
     void release(std::span<const PacketRef> packets) noexcept {
         while (!packets.empty()) {
             const size_t n = std::min(packets.size(), burst_size);

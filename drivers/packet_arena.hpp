@@ -1,10 +1,13 @@
 // PacketArena: the packet buffers of a driver that must copy (libpcap hands out bytes that are
 // only valid until its next call).
 //
-// A byte ring: the rx thread carves chunks at the head; the writer frees chunks in any order by
-// flagging them; the rx thread advances the tail over flagged chunks when it needs room. One
-// allocating thread and one freeing thread, so a flag per chunk is all the synchronisation there is.
-// Chunks start on cache lines, so the writer's flag and the rx thread's next copy never share one.
+// A byte ring: the rx thread carves chunks at the head; whichever thread ends a packet's life (the
+// writer, a worker, the rx thread itself: see PacketSource::release) frees its chunk, in any order,
+// by flagging it; the rx thread advances the tail over flagged chunks when it needs room. One
+// allocating thread, and each chunk freed once by the one thread that holds it, so a flag per
+// chunk is all the synchronisation there is, however many threads free at once.
+// Chunks start on cache lines, so a freeing thread's flag and the rx thread's next copy never
+// share one.
 #pragma once
 
 #include <atomic>
@@ -24,7 +27,8 @@ public:
     // rx thread: room for `size` bytes, or nullptr when the arena is full of packets in flight.
     // The handle for free() is the returned pointer.
     std::byte* allocate(uint32_t size) noexcept;
-    // Any one thread other than the allocator's: give a chunk back.
+    // Any thread, the allocator's included, once per chunk, by the thread that holds it: give the
+    // chunk back. Static: the chunk's header says all there is to know.
     static void free(void* data) noexcept;
 
     size_t capacity() const noexcept { return capacity_; }
@@ -36,7 +40,7 @@ public:
 private:
     struct alignas(64) ChunkHeader {
         uint32_t size;                 // bytes from this header to the next, a multiple of 64
-        std::atomic<uint32_t> freed;   // set by the writer, read by the allocator
+        std::atomic<uint32_t> freed;   // set by the thread that frees, read by the allocator
     };
     static constexpr size_t header_size = 64;
 

@@ -8,10 +8,12 @@
 namespace taprec {
 
 // A reference to one received packet; the bytes stay in the driver's buffer (an rte_mbuf for
-// DPDK, an arena chunk for libpcap, the mapping of a replayed pcap file) until the writer has
-// copied them into a file buffer and handed the reference back with PacketSource::release().
+// DPDK, an arena chunk for libpcap, the mapping of a replayed pcap file) until the thread that
+// ends the packet's life hands the reference back with PacketSource::release(): the writer once
+// it copied the bytes into a file buffer, or the rx thread or a worker that drops or filters it.
 // Whoever holds a PacketRef owns that buffer: it must either pass the reference on or release
-// it, exactly once.
+// it, exactly once. The type cannot say so (the lock-free rings move PacketRefs as trivially
+// copyable values), so the functions that take one say it: hand_on(), BufferReturn::release().
 struct PacketRef {
     const std::byte* data;  // first byte of the frame (first segment for a multi-segment mbuf)
     void* buffer;           // the driver's handle for release()

@@ -19,8 +19,8 @@ struct NicCounters {
 };
 
 // One port of a tap. Threads: rx_burst() and wait_for_packets() are called by the one rx thread
-// that polls a queue; release() by the writer (any single thread, concurrently with rx_burst);
-// the rest by the control thread.
+// that polls a queue; release() by every pipeline thread (see release()); the rest by the
+// control thread.
 class PacketSource {
 public:
     virtual ~PacketSource() = default;
@@ -65,7 +65,12 @@ public:
     // `speed: max` is not a wire, so its rx thread waits for room instead of dropping.
     virtual bool is_wire() const noexcept { return true; }
 
-    // Take back the buffers of packets the pipeline is done with. Never throws.
+    // Take back the buffers of `packets`; the caller owned them (PacketRef) and no longer does.
+    // Called by whichever pipeline thread ends a packet's life: the writer once it copied it, a
+    // worker for what the filter rejects or a full worker_to_writer ring refuses, the rx thread
+    // for what a full rx_to_worker ring refuses. So several threads call it at once, each with
+    // packets no other thread holds, concurrently with rx_burst(): an implementation must be
+    // safe for that (DPDK: rte_pktmbuf_free_bulk; PacketArena: a flag per chunk). Never throws.
     virtual void release(std::span<const PacketRef> packets) noexcept = 0;
     // Copy all bytes of a PacketRef::multi_segment packet into dst (caplen bytes).
     virtual void copy_out(const PacketRef& packet, std::byte* dst) const noexcept;

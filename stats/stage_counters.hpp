@@ -22,8 +22,10 @@ struct alignas(cache_line_size) RxCounters {
     Counter loops;         // poll iterations: the watchdog's proof that the thread is alive
 };
 
-// worker: per port of the packets it handled.
+// worker: per port of the packets it handled, and its own share of the tap.
 struct alignas(cache_line_size) WorkerCounters {
+    Counter received;               // taken from its rx_to_worker rings
+    Counter handed_on;              // pushed to its worker_to_writer ring
     PerPort<Counter> filtered;      // rejected by the BPF filter
     PerPort<Counter> truncated;     // cut to snaplen
     PerPort<Counter> late;          // older than a packet the merge had already emitted

@@ -1,9 +1,11 @@
-// TapSnapshot: every counter of one tap at one moment, as stats.jsonl and the status line show it.
+// TapSnapshot: every counter of one tap at one moment; stats/counter_table.hpp lists them and
+// says where each one lives here.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace taprec {
 
@@ -57,6 +59,15 @@ struct FilesSnapshot {
     uint64_t sync_errors = 0;
 };
 
+// One worker's share of the tap (stats/counter_table.hpp says what each counts).
+struct WorkerSnapshot {
+    uint64_t received = 0;
+    uint64_t written = 0;
+    uint64_t drops = 0;
+    uint64_t late = 0;
+    uint64_t tcp_acks = 0;
+};
+
 struct TapSnapshot {
     std::string tap;
     uint64_t time_ns = 0;  // wall clock when taken
@@ -67,16 +78,8 @@ struct TapSnapshot {
     FilesSnapshot file_keeping;
 
     uint64_t tcp_evictions = 0;
-
-    uint64_t tcp_acks() const noexcept { return ports[0].tcp_acks + ports[1].tcp_acks; }
-    uint64_t tcp_ack_gaps() const noexcept { return ports[0].tcp_ack_gaps + ports[1].tcp_ack_gaps; }
-    uint64_t tcp_gap_bytes() const noexcept {
-        return ports[0].tcp_gap_bytes + ports[1].tcp_gap_bytes;
-    }
-    uint64_t written() const noexcept { return ports[0].written + ports[1].written; }
-    uint64_t written_bytes() const noexcept {
-        return ports[0].written_bytes + ports[1].written_bytes;
-    }
+    std::vector<WorkerSnapshot> workers;
+    // Sums over ports (written, tcp_acks, ...): counter_sum() in stats/counter_table.hpp.
 };
 
 // 100 * gaps / acks: the share of acknowledgements that prove a segment was lost upstream.

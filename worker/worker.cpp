@@ -25,11 +25,14 @@ StepResult Worker::step(bool) noexcept {
         const size_t n = merge_.pop_ordered(burst);
         if (n == 0) break;
         worked = true;
+        counters_.received.add(n);
         const size_t kept = process(std::span(burst.data(), n));
-        hand_on(out, std::span(burst.data(), kept), [this](std::span<const PacketRef> rest) {
-            for (const PacketRef& p : rest) counters_.dropped_ring[p.port].add(1);
-            setup_.buffers.release(rest);
-        });
+        const size_t dropped =
+            hand_on(out, std::span(burst.data(), kept), [this](std::span<const PacketRef> rest) {
+                for (const PacketRef& p : rest) counters_.dropped_ring[p.port].add(1);
+                setup_.buffers.release(rest);
+            });
+        counters_.handed_on.add(kept - dropped);
         if (n < burst_size) break;
     }
     out.publish_watermark(merge_.frontier_ns());

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "drivers/clock_now.hpp"
+#include "stats/counter_table.hpp"
 #include "stats/json.hpp"
 #include "stats/tap_snapshot.hpp"
 
@@ -232,8 +233,8 @@ void Writer::close_and_publish() noexcept {
     }
     counters_.files.add(1);
 
-    const PerPort<PortTotals> now =
-        setup_.totals_so_far ? setup_.totals_so_far() : PerPort<PortTotals>{};
+    const TapSnapshot now = setup_.totals_so_far ? setup_.totals_so_far() : TapSnapshot{};
+    const TapSnapshot& before = totals_at_last_publish_;
     // "file" first: readers match a line by its start (partial_repair.cpp, bench/seqcheck);
     // "name", the same, last, for it is what DESIGN.md calls the field.
     const std::string name_json = json_string(file_name(published));
@@ -245,16 +246,19 @@ void Writer::close_and_publish() noexcept {
     for (size_t port = 0; port < max_ports_per_tap; ++port) {
         if (setup_.sources[port] == nullptr) continue;
         if (port != 0) line += ",";
-        const PortTotals& before = totals_at_last_publish_[port];
-        const uint64_t acks = now[port].tcp_acks - before.tcp_acks;
-        const uint64_t gaps = now[port].tcp_ack_gaps - before.tcp_ack_gaps;
-        char percent[32];
-        std::snprintf(percent, sizeof percent, "%.4f", upstream_loss_percent(gaps, acks));
+        auto grown = [&](const CounterSpec& c) {
+            return counter_value(c, now, port) - counter_value(c, before, port);
+        };
         line += std::string("\"") + port_name(port) + "\":{\"packets\":" +
-                std::to_string(file_packets_[port]) +
-                ",\"drops\":" + std::to_string(now[port].drops - before.drops) +
-                ",\"tcp_acks\":" + std::to_string(acks) + ",\"tcp_ack_gaps\":" +
-                std::to_string(gaps) + ",\"upstream_loss_percent\":" + percent + "}";
+                std::to_string(file_packets_[port]) + ",\"drops\":" +
+                std::to_string(port_drops(now, port) - port_drops(before, port));
+        for (const CounterSpec& c : counter_table)
+            if (c.per_file) line += std::string(",\"") + c.name + "\":" + std::to_string(grown(c));
+        char percent[32];
+        std::snprintf(percent, sizeof percent, "%.4f",
+                      upstream_loss_percent(grown(counter_spec(CounterId::tcp_ack_gaps)),
+                                            grown(counter_spec(CounterId::tcp_acks))));
+        line += std::string(",\"upstream_loss_percent\":") + percent + "}";
     }
     line += "},\"name\":" + name_json + "}";
     // The next file's counts start where this file's end, not when it opens: the workers count

@@ -14,18 +14,12 @@
 #include "ring/ordered_merge.hpp"
 #include "ring/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
+#include "stats/tap_snapshot.hpp"
 #include "writer/notices.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/pcap_file.hpp"
 
 namespace taprec {
-
-// What index.jsonl reports per port and per file, as running totals.
-struct PortTotals {
-    uint64_t drops = 0;
-    uint64_t tcp_acks = 0;
-    uint64_t tcp_ack_gaps = 0;
-};
 
 struct WriterSetup {
     std::vector<PacketRing*> worker_to_writer;  // one per worker; this thread consumes them
@@ -39,9 +33,9 @@ struct WriterSetup {
     size_t block_size = size_t{1} << 20;
     // Bumped by the control thread on SIGHUP: publish the current file now, start a new one.
     const std::atomic<uint64_t>* rotate_generation = nullptr;
-    // Per port so far: packets lost at every stage, and the TCP loss estimator's counts;
-    // index.jsonl records how much each grew while a file was open.
-    std::function<PerPort<PortTotals>()> totals_so_far;
+    // Every counter so far; index.jsonl records per port how much the drops and the per_file
+    // counters (stats/counter_table.hpp) grew while a file was open. Called once per file.
+    std::function<TapSnapshot()> totals_so_far;
     // Told the path of each published file (on_rotate hooks, retention). Called on the writer
     // thread, so it must not block: Janitor::file_published() only pushes on a ring.
     std::function<void(const std::string&)> published;
@@ -102,7 +96,7 @@ private:
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
     uint64_t unwritten_since_ns_ = 0;  // wall clock time the oldest unwritten packet was buffered
     PerPort<uint64_t> file_packets_{};
-    PerPort<PortTotals> totals_at_last_publish_{};  // per-file counts in index.jsonl are since this
+    TapSnapshot totals_at_last_publish_;  // per-file counts in index.jsonl are since this
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
     uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes

@@ -44,6 +44,7 @@ public:
 private:
     // Filter and cut one ordered burst in place; returns how many packets remain.
     size_t process(std::span<PacketRef> burst) noexcept;
+    void settle_estimator() noexcept;
 
     static constexpr int bursts_per_step = 8;
 

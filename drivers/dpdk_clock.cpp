@@ -122,7 +122,52 @@ void TscClock::resync(uint64_t) noexcept {
     mult_ = uint64_t(mult);
 }
 
+uint64_t SteeredClock::mult_for(uint64_t ns, uint64_t ticks) noexcept {
+    return taprec::mult_for(ns, ticks);
+}
+
+void SteeredClock::start(uint64_t ticks, uint64_t real_ns, uint64_t mult) noexcept {
+    anchor_ticks_ = last_ticks_ = ticks;
+    anchor_ns_ = last_real_ns_ = real_ns;
+    mult_ = mult;
+}
+
+// Stamps may be older than the anchor (the NIC stamped them before the last steer read it).
+uint64_t SteeredClock::to_ns(uint64_t ticks) const noexcept {
+    if (ticks >= anchor_ticks_) return anchor_ns_ + scale(ticks - anchor_ticks_, mult_);
+    return anchor_ns_ - scale(anchor_ticks_ - ticks, mult_);
+}
+
+void SteeredClock::steer(uint64_t ticks, uint64_t real_ns) noexcept {
+    if (ticks <= last_ticks_) return;  // no time passed on the clock: nothing to measure
+    const uint64_t period_ticks = ticks - last_ticks_;
+    const uint64_t mapped = to_ns(ticks);
+    const int64_t error = int64_t(real_ns - mapped);
+    const uint64_t magnitude = uint64_t(error < 0 ? -error : error);
+    // The rate CLOCK_REALTIME really ran at over the last period, in ns per tick.
+    const uint64_t measured = real_ns > last_real_ns_ ? mult_for(real_ns - last_real_ns_, period_ticks) : 0;
+    last_ticks_ = ticks;
+    last_real_ns_ = real_ns;
+    if (magnitude > uint64_t(step_threshold_ns) || measured == 0) {
+        anchor_ticks_ = ticks;
+        anchor_ns_ = real_ns;
+        counters_.steps.add(1);
+        return;
+    }
+    // Continue from where we are, at the measured rate plus what closes the gap in one period;
+    // bounded so the rate never comes near 0 (time must keep increasing).
+    const int64_t correction = int64_t((u128(magnitude) << 32) / period_ticks);
+    int64_t mult = int64_t(measured) + (error < 0 ? -correction : correction);
+    if (mult < int64_t(measured / 2)) mult = int64_t(measured / 2);
+    anchor_ticks_ = ticks;
+    anchor_ns_ = mapped;
+    mult_ = uint64_t(mult);
+    counters_.steers.add(1);
+    counters_.corrected_ns.add(magnitude);
+}
+
 bool DeviceClock::calibrate(uint16_t port_id) {
+    port_id_ = port_id;
     uint64_t c0 = 0, c1 = 0;
     if (rte_eth_read_clock(port_id, &c0) != 0) return false;
     const uint64_t n0 = realtime_now_ns();
@@ -130,15 +175,26 @@ bool DeviceClock::calibrate(uint16_t port_id) {
     if (rte_eth_read_clock(port_id, &c1) != 0) return false;
     const uint64_t n1 = realtime_now_ns();
     if (c1 <= c0) return false;
-    mult_ = mult_for(n1 - n0, c1 - c0);
-    anchor_ticks_ = c1;
-    anchor_ns_ = n1;
-    return mult_ != 0;
+    const uint64_t mult = mult_for(n1 - n0, c1 - c0);
+    clock_.start(c1, n1, mult);
+    return mult != 0;
 }
 
-uint64_t DeviceClock::to_ns(uint64_t ticks) const noexcept {
-    if (ticks >= anchor_ticks_) return anchor_ns_ + scale(ticks - anchor_ticks_, mult_);
-    return anchor_ns_ - scale(anchor_ticks_ - ticks, mult_);
+void DeviceClock::steer() noexcept {
+    // The tighter of a few (clock, realtime) pairs, as for the TSC.
+    uint64_t best = UINT64_MAX, ticks = 0, real = 0;
+    for (int i = 0; i < 3; ++i) {
+        uint64_t c = 0;
+        const uint64_t r0 = realtime_now_ns();
+        if (rte_eth_read_clock(port_id_, &c) != 0) return;
+        const uint64_t r1 = realtime_now_ns();
+        if (r1 - r0 < best) {
+            best = r1 - r0;
+            ticks = c;
+            real = r0 + (r1 - r0) / 2;
+        }
+    }
+    clock_.steer(ticks, real);
 }
 
 }  // namespace taprec

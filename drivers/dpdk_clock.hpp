@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "drivers/clock_now.hpp"  // realtime_now_ns(), which the clocks below are anchored to
+#include "stats/counter.hpp"
 
 namespace taprec {
 
@@ -53,19 +54,57 @@ private:
     uint64_t last_sync_real_ns_ = 0;
 };
 
-// A NIC's own clock in ticks to nanoseconds since the epoch: rate and anchor measured once
-// against CLOCK_REALTIME with rte_eth_read_clock.
-class DeviceClock {
+// What steering a clock to CLOCK_REALTIME corrected; written by the rx thread that steers.
+struct ClockSteeringCounters {
+    Counter steers;        // re-anchorings that slewed the rate
+    Counter corrected_ns;  // the sum of |clock - CLOCK_REALTIME| each of them closed
+    Counter steps;         // jumps instead (more than 100 ms off: someone set the clock)
+};
+
+// A free-running counter (a NIC's clock, in its ticks) mapped to nanoseconds since the epoch and
+// kept on CLOCK_REALTIME: each steer() takes a (ticks, CLOCK_REALTIME) pair read together and
+// continues from where the mapping is, at the rate realtime really ran over the last period plus
+// what closes the remaining error over the next one, so the time it hands out stays continuous
+// and increasing while it converges (the rule TscClock follows). A start rate measured over a
+// short window (20 ms) is off by tens of ppm, and a NIC oscillator drifts by as much: left alone
+// that is milliseconds within minutes. Pure arithmetic, so a test can drive it with a simulated
+// clock.
+class SteeredClock {
 public:
-    DeviceClock() = default;
-    // Returns false when the port cannot read its clock.
-    bool calibrate(uint16_t port_id);
+    void start(uint64_t ticks, uint64_t real_ns, uint64_t mult) noexcept;
     uint64_t to_ns(uint64_t ticks) const noexcept;
+    void steer(uint64_t ticks, uint64_t real_ns) noexcept;
+    const ClockSteeringCounters& counters() const noexcept { return counters_; }
+
+    static uint64_t mult_for(uint64_t ns, uint64_t ticks) noexcept;  // ns per tick << 32
 
 private:
     uint64_t anchor_ticks_ = 0;
     uint64_t anchor_ns_ = 0;
     uint64_t mult_ = 0;  // nanoseconds per tick << 32
+    uint64_t last_ticks_ = 0;  // the last pair read together, to measure the rate
+    uint64_t last_real_ns_ = 0;
+    ClockSteeringCounters counters_;
+};
+
+// A NIC's own clock in ticks to nanoseconds since the epoch: rate and anchor measured against
+// CLOCK_REALTIME with rte_eth_read_clock at start (over 20 ms), then steered to it about once a
+// second by the rx thread (steer()).
+class DeviceClock {
+public:
+    static constexpr uint64_t steer_period_ns = 1'000'000'000;
+
+    DeviceClock() = default;
+    // Returns false when the port cannot read its clock.
+    bool calibrate(uint16_t port_id);
+    // Read the NIC clock and CLOCK_REALTIME together and steer towards it.
+    void steer() noexcept;
+    uint64_t to_ns(uint64_t ticks) const noexcept { return clock_.to_ns(ticks); }
+    const ClockSteeringCounters& counters() const noexcept { return clock_.counters(); }
+
+private:
+    uint16_t port_id_ = 0;
+    SteeredClock clock_;
 };
 
 }  // namespace taprec

@@ -481,3 +481,42 @@ TEST_CASE("synthetic traffic with data and ACKs at equal times: exactly the hole
     CHECK(daemon_gaps(dir, "split", a, &b) == removed);
     CHECK(daemon_gaps(dir, "swapped", b, &a) == removed);
 }
+
+TEST_CASE("high upstream loss over few ACKs warns only once stats.loss_warn_min_acks allows it",
+          "[slow][tcp_loss]") {
+    using namespace test_support;
+    TempDir dir;
+    // 60 segments 50 ms apart at the recorded pace, each ACKed, every 5th never reaching us: 20 %
+    // estimated loss over about 20 ACKs a second, under the default floor of 100.
+    Capture c;
+    c.link_type = 1;
+    c.snaplen = 262144;
+    uint64_t ts = 1'700'000'000'000'000'000ull;
+    uint32_t seq = 1000;
+    c.packets.push_back(tcp_frame(true, seq - 1, 0, SYN, 0, ts));
+    c.packets.push_back(tcp_frame(false, 5000, seq, SYN | ACK, 0, ts += 1'000'000));
+    for (int i = 0; i < 60; ++i) {
+        ts += 50'000'000;
+        if (i % 5 != 4) c.packets.push_back(tcp_frame(true, seq, 5001, ACK, 100, ts));
+        seq += 100;
+        c.packets.push_back(tcp_frame(false, 5001, seq, ACK, 0, ts + 1'000'000));
+    }
+    write_capture(dir.path() + "/lossy.pcap", c);
+    const auto run_with = [&](const std::string& stats_extra) {
+        const std::string out = dir.path() + "/out" + std::to_string(stats_extra.size());
+        write_file(dir.path() + "/c.yaml",
+                   "taps:\n"
+                   "  - name: q\n"
+                   "    a: {driver: pcap, file: \"" + dir.path() + "/lossy.pcap\", speed: realtime}\n"
+                   "threads: {idle: sleep}\n"
+                   "output: {directory: " + out + "}\n"
+                   "stats: {interval: 1s, loss_warn_percent: 5" + stats_extra + "}\n");
+        const RunResult run = run_taprec({"--config", dir.path() + "/c.yaml"});
+        INFO(run.output);
+        REQUIRE(run.exit_code == 0);
+        REQUIRE(final_stats(out + "/q").u64("ports.a.tcp_ack_gaps") == 12);
+        return run.output;
+    };
+    CHECK_FALSE(contains(run_with(""), "upstream loss estimate"));
+    CHECK(contains(run_with(", loss_warn_min_acks: 10"), "upstream loss estimate"));
+}

@@ -50,7 +50,7 @@ StepResult Worker::step(bool) noexcept {
 // Input k of the merge is port k: the tap wires ring(a,i), ring(b,i) in that order.
 void Worker::settle_estimator() noexcept {
     if (!estimator_.enabled()) return;
-    for (size_t k = 0; k < merge_.input_count(); ++k)
+    for (size_t k = 0; k < merge_.input_count() && k < max_ports_per_tap; ++k)
         estimator_.settle(static_cast<uint16_t>(k), merge_.input_frontier_ns(k));
 }
 

@@ -17,7 +17,9 @@
 namespace taprec {
 
 struct WorkerSetup {
-    std::vector<PacketRing*> rx_to_worker;  // ring(a,i) [, ring(b,i)]: this worker consumes them
+    // ring(a,i) [, ring(b,i)], in that order: this worker consumes them. Input k carries port k
+    // (the TCP loss estimator takes input k's frontier as port k's).
+    std::vector<PacketRing*> rx_to_worker;
     PacketRing* worker_to_writer = nullptr; // this worker produces it
     BufferReturn buffers;                   // where filtered and dropped packets go back
     const PacketFilter* filter = nullptr;

@@ -62,7 +62,7 @@ TEST_CASE("a NIC clock steered once a second stays within a few microseconds of 
             if (s > 5) worst = std::max<int64_t>(worst, std::abs(error_ns(steered, nic, t)));
         }
         const uint64_t t = s * second + 20'000'000;
-        steered.steer(nic.ticks_at(t), epoch_ns + t + uint64_t(jitter(s)));
+        steered.steer(nic.ticks_at(t), epoch_ns + t + uint64_t(jitter(s)), second);
         ++steers;
     }
     INFO("worst error after the first 5 s: " << worst << " ns");
@@ -82,11 +82,11 @@ TEST_CASE("a steered clock steps when CLOCK_REALTIME is set by more than 100 ms,
     start_badly(clock, nic);
     for (uint64_t s = 1; s <= 10; ++s) {
         const uint64_t t = s * second;
-        clock.steer(nic.ticks_at(t), epoch_ns + t);
+        clock.steer(nic.ticks_at(t), epoch_ns + t, second);
     }
     const uint64_t set_by = 30 * second;  // someone set the clock half a minute forward
     const uint64_t t = 11 * second;
-    clock.steer(nic.ticks_at(t), epoch_ns + t + set_by);
+    clock.steer(nic.ticks_at(t), epoch_ns + t + set_by, second);
     CHECK(clock.counters().steps.get() == 1);
     CHECK(std::abs(int64_t(clock.to_ns(nic.ticks_at(t)) - (epoch_ns + t + set_by))) < 1'000);
 }

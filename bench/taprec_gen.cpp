@@ -3,7 +3,7 @@
 // tagged with its direction and sequence number so bench/seqcheck can prove each loss.
 //
 //   taprec_gen [EAL args] -- --rate PPS|--gbps G  --seconds S  [--size N|imix|pcap:FILE]
-//                            [--flows N] [--burst N]
+//                            [--flows N] [--burst N]   (--help lists them all)
 // Port 0 sends direction a (client to server), port 1 (if present) direction b. One line of JSON
 // at the end: what was offered, what each port accepted (sent) and refused (tx_dropped).
 #include <rte_cycles.h>
@@ -48,10 +48,39 @@ struct Options {
     std::exit(2);
 }
 
+// Its own options, on stdout; DPDK's EAL arguments are DPDK's (`dpdk-testpmd --help` lists them).
+[[noreturn]] void help() {
+    const Options d;
+    std::printf(
+        "usage: taprec_gen [EAL args] -- --rate PPS | --gbps G  --seconds S  [options]\n"
+        "The bench's load generator: sends the two directions of a TAP on two DPDK ports (port 0\n"
+        "direction a, port 1 direction b), each frame tagged with its direction and sequence\n"
+        "number, and prints one JSON line of what was offered, sent and refused.\n"
+        "\n"
+        "  --rate PPS      frames per second over both ports (default %.0f)\n"
+        "  --gbps G        or a rate in Gbit/s on the wire (frames + 24 B of preamble, gap, FCS)\n"
+        "  --seconds S     how long to send (default %.0f)\n"
+        "  --size N        frame size 64..9000, imix, or pcap:FILE for a capture's sizes (default %s)\n"
+        "  --flows N       connections the frames cycle through (default %u)\n"
+        "  --burst N       frames per tx burst, 1..64 (default %u)\n"
+        "  --delay S       wait between link up and the first frame (default %.1f)\n"
+        "  --linger S      wait between the last frame and link down (default %.1f)\n"
+        "  -h, --help      this text\n"
+        "\n"
+        "EAL args are DPDK's own, e.g. --no-huge --no-pci --file-prefix gen\n"
+        "  --vdev net_memif0,role=server,socket=/tmp/a.sock [--vdev net_memif1,...]\n",
+        d.rate_pps, d.seconds, d.size.c_str(), unsigned(d.flows), unsigned(d.burst), d.delay,
+        d.linger);
+    std::exit(0);
+}
+
+bool asks_for_help(const std::string& arg) { return arg == "--help" || arg == "-h"; }
+
 Options parse(int argc, char** argv) {
     Options o;
     for (int i = 0; i < argc; ++i) {
         const std::string arg = argv[i];
+        if (asks_for_help(arg)) help();
         if (i + 1 >= argc) usage(("missing value for " + arg).c_str());
         const char* v = argv[++i];
         char* end = nullptr;
@@ -121,6 +150,9 @@ bool links_up(uint16_t ports) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // --help anywhere is ours: without this, DPDK's EAL would answer one before the "--".
+    for (int i = 1; i < argc; ++i)
+        if (asks_for_help(argv[i])) help();
     const int eal_args = rte_eal_init(argc, argv);
     if (eal_args < 0) usage("EAL initialisation failed (see above)");
     Options o = parse(argc - eal_args - 1, argv + eal_args + 1);

@@ -91,9 +91,10 @@ struct StatsConfig {
     uint64_t interval_ns = defaults::stats_interval_ns;
     std::string prometheus_textfile{defaults::stats_prometheus_textfile};
     // The TCP loss estimator: flows tracked per worker (0 turns it off), and the upstream loss
-    // over one interval that earns a warning line (0: never).
+    // over one interval that earns a warning line (0: never), over at least so many ACKs.
     uint32_t tcp_flows = defaults::stats_tcp_flows;
     uint32_t loss_warn_percent = defaults::stats_loss_warn_percent;
+    uint32_t loss_warn_min_acks = defaults::stats_loss_warn_min_acks;
 };
 
 struct ConfigError;

@@ -62,6 +62,10 @@ inline constexpr uint64_t stats_interval_ns = 10'000'000'000;  // 10s
 inline constexpr std::string_view stats_prometheus_textfile = "";  // "": not written
 inline constexpr uint32_t stats_tcp_flows = 65536;        // per worker; about 6 MiB each
 inline constexpr uint32_t stats_loss_warn_percent = 1;
+// ACKs that advance in an interval before its loss estimate may warn: over fewer, a gap or two
+// says more about chance than about the link.
+inline constexpr uint32_t stats_loss_warn_min_acks = 100;
+inline constexpr uint32_t stats_loss_warn_min_acks_max = 1'000'000'000;
 
 // user, group: "" keeps the user and group the daemon was started as.
 inline constexpr std::string_view run_as_user = "";

@@ -34,7 +34,7 @@ constexpr std::string_view output_keys[] = {"directory", "name",          "forma
 constexpr std::string_view rotate_keys[] = {"bytes", "seconds", "packets"};
 constexpr std::string_view retention_keys[] = {"max_bytes", "max_files", "min_free_percent"};
 constexpr std::string_view stats_keys[] = {"interval", "prometheus_textfile", "tcp_flows",
-                                            "loss_warn_percent"};
+                                            "loss_warn_percent", "loss_warn_min_acks"};
 
 constexpr uint64_t u32_max = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t u64_max = std::numeric_limits<uint64_t>::max();
@@ -229,6 +229,9 @@ void parse_stats(YamlReader& r, const Field& field, StatsConfig& stats) {
     if (auto v = r.number((*s)["tcp_flows"], 1u << 24, "a number of flows")) stats.tcp_flows = uint32_t(*v);
     if (auto v = r.number((*s)["loss_warn_percent"], 100, "a percentage"))
         stats.loss_warn_percent = uint32_t(*v);
+    if (auto v = r.number((*s)["loss_warn_min_acks"], defaults::stats_loss_warn_min_acks_max,
+                          "a number of ACKs"))
+        stats.loss_warn_min_acks = uint32_t(*v);
 }
 
 void parse_document(YamlReader& r, const YAML::Node& root, Config& config) {

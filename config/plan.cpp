@@ -310,7 +310,9 @@ void print_plan(const Config& config, const RunPlan& plan, std::ostream& out) {
     row(out, "tcp loss", config.stats.tcp_flows == 0
                              ? std::string("estimator off")
                              : std::to_string(config.stats.tcp_flows) + " flows per worker, warn at " +
-                                   std::to_string(config.stats.loss_warn_percent) + "%");
+                                   std::to_string(config.stats.loss_warn_percent) + "% over " +
+                                   std::to_string(config.stats.loss_warn_min_acks) +
+                                   " ACKs or more");
 
     top_row(out, "run as", run_as(config));
 }

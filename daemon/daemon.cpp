@@ -87,8 +87,9 @@ std::vector<Heartbeat> all_heartbeats(const std::vector<std::unique_ptr<TapPipel
 // A warning when, over the last interval, the TCP acknowledgements prove the sensor is missing
 // more than `threshold_percent` of the segments before they reach it (a SPAN port or TAP that
 // drops): every counter of the sensor itself may still say zero.
-void warn_upstream_loss(const TapSnapshot& now, const TapSnapshot& before, uint32_t threshold_percent) {
-    constexpr uint64_t min_acks = 100;  // fewer say more about chance than about the link
+void warn_upstream_loss(const TapSnapshot& now, const TapSnapshot& before, const StatsConfig& stats) {
+    const uint32_t threshold_percent = stats.loss_warn_percent;
+    const uint64_t min_acks = stats.loss_warn_min_acks;  // fewer say more about chance than the link
     if (threshold_percent == 0) return;
     for (size_t p = 0; p < now.ports.size(); ++p) {
         if (!now.ports[p].present) continue;
@@ -289,7 +290,7 @@ private:
             TapSnapshot now = taps_[t]->snapshot();
             append_stats(*taps_[t], now, false);
             status += (t == 0 ? "" : " | ") + status_line(now, previous_[t]);
-            warn_upstream_loss(now, previous_[t], config_.stats.loss_warn_percent);
+            warn_upstream_loss(now, previous_[t], config_.stats);
             snapshots.push_back(now);
             previous_[t] = std::move(now);
         }

@@ -1,5 +1,6 @@
 #include "drivers/dpdk_clock.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "drivers/dpdk_api.hpp"
@@ -76,53 +77,72 @@ void TscClock::calibrate(uint32_t ms) {
 uint64_t TscClock::tsc_hz() noexcept { return g_tsc_hz != 0 ? g_tsc_hz : rte_get_tsc_hz(); }
 
 TscClock::TscClock() {
-    mult_ = g_mult != 0 ? g_mult : mult_for(1'000'000'000u, rte_get_tsc_hz());
-    read_pair(anchor_tsc_, anchor_ns_);
-    last_sync_tsc_ = anchor_tsc_;
-    last_sync_real_ns_ = anchor_ns_;
-    next_resync_tsc_ = anchor_tsc_ + tsc_hz();
-}
-
-uint64_t TscClock::peek_ns(uint64_t tsc) const noexcept {
-    if (tsc < anchor_tsc_) return anchor_ns_;  // a TSC read before the last re-anchor
-    return anchor_ns_ + scale(tsc - anchor_tsc_, mult_);
+    uint64_t tsc = 0, real = 0;
+    read_pair(tsc, real);
+    clock_.start(tsc, real, g_mult != 0 ? g_mult : mult_for(1'000'000'000u, rte_get_tsc_hz()));
+    next_resync_tsc_ = tsc + tsc_hz();
 }
 
 uint64_t TscClock::to_ns(uint64_t tsc) noexcept {
-    if (tsc >= next_resync_tsc_) [[unlikely]]
-        resync(tsc);
-    return peek_ns(tsc);
+    if (tsc >= next_resync_tsc_) [[unlikely]] {
+        uint64_t now_tsc = 0, real = 0;
+        read_pair(now_tsc, real);
+        next_resync_tsc_ = now_tsc + tsc_hz();
+        clock_.steer(now_tsc, real, 1'000'000'000);
+    }
+    return clock_.to_ns(tsc);
 }
 
 uint64_t TscClock::now_ns() noexcept { return to_ns(rte_rdtsc()); }
 
-void TscClock::resync(uint64_t) noexcept {
-    uint64_t tsc = 0, real = 0;
-    read_pair(tsc, real);
-    const uint64_t period = tsc_hz();
-    next_resync_tsc_ = tsc + period;
-    const uint64_t mapped = peek_ns(tsc);
-    const int64_t error = int64_t(real - mapped);
+uint64_t SteeredClock::mult_for(uint64_t ns, uint64_t ticks) noexcept {
+    return taprec::mult_for(ns, ticks);
+}
+
+void SteeredClock::start(uint64_t ticks, uint64_t real_ns, uint64_t mult) noexcept {
+    anchor_ticks_ = last_ticks_ = ticks;
+    anchor_ns_ = last_real_ns_ = real_ns;
+    mult_ = mult;
+}
+
+// Stamps may be older than the anchor (the NIC stamped them before the last steer read it).
+uint64_t SteeredClock::to_ns(uint64_t ticks) const noexcept {
+    if (ticks >= anchor_ticks_) return anchor_ns_ + scale(ticks - anchor_ticks_, mult_);
+    return anchor_ns_ - scale(anchor_ticks_ - ticks, mult_);
+}
+
+void SteeredClock::steer(uint64_t ticks, uint64_t real_ns, uint64_t close_within_ns) noexcept {
+    if (ticks <= last_ticks_) return;  // no time passed on the clock: nothing to measure
+    const uint64_t mapped = to_ns(ticks);
+    const int64_t error = int64_t(real_ns - mapped);
+    const uint64_t magnitude = uint64_t(error < 0 ? -error : error);
     // The rate CLOCK_REALTIME really ran at over the last period, in ns per tick.
-    const uint64_t measured = mult_for(real - last_sync_real_ns_, tsc - last_sync_tsc_);
-    last_sync_tsc_ = tsc;
-    last_sync_real_ns_ = real;
-    if (error > step_threshold_ns || error < -step_threshold_ns || measured == 0) {
-        anchor_tsc_ = tsc;
-        anchor_ns_ = real;
+    const uint64_t measured =
+        real_ns > last_real_ns_ ? mult_for(real_ns - last_real_ns_, ticks - last_ticks_) : 0;
+    last_ticks_ = ticks;
+    last_real_ns_ = real_ns;
+    if (magnitude > uint64_t(step_threshold_ns) || measured == 0) {
+        anchor_ticks_ = ticks;
+        anchor_ns_ = real_ns;
+        counters_.steps.add(1);
         return;
     }
-    // Continue from where we are, at the measured rate plus what closes the gap in one period;
-    // bounded so the rate never comes near 0 (time must keep increasing).
-    const int64_t correction = int64_t((u128(error < 0 ? -error : error) << 32) / period);
+    // Continue from where we are, at the measured rate plus what closes the gap within
+    // close_within_ns (that many ticks at the measured rate); bounded so the rate never comes
+    // near 0 (time must keep increasing).
+    const uint64_t close_ticks = std::max<uint64_t>(1, uint64_t((u128(close_within_ns) << 32) / measured));
+    const int64_t correction = int64_t((u128(magnitude) << 32) / close_ticks);
     int64_t mult = int64_t(measured) + (error < 0 ? -correction : correction);
     if (mult < int64_t(measured / 2)) mult = int64_t(measured / 2);
-    anchor_tsc_ = tsc;
+    anchor_ticks_ = ticks;
     anchor_ns_ = mapped;
     mult_ = uint64_t(mult);
+    counters_.steers.add(1);
+    counters_.corrected_ns.add(magnitude);
 }
 
 bool DeviceClock::calibrate(uint16_t port_id) {
+    port_id_ = port_id;
     uint64_t c0 = 0, c1 = 0;
     if (rte_eth_read_clock(port_id, &c0) != 0) return false;
     const uint64_t n0 = realtime_now_ns();
@@ -130,15 +150,26 @@ bool DeviceClock::calibrate(uint16_t port_id) {
     if (rte_eth_read_clock(port_id, &c1) != 0) return false;
     const uint64_t n1 = realtime_now_ns();
     if (c1 <= c0) return false;
-    mult_ = mult_for(n1 - n0, c1 - c0);
-    anchor_ticks_ = c1;
-    anchor_ns_ = n1;
-    return mult_ != 0;
+    const uint64_t mult = mult_for(n1 - n0, c1 - c0);
+    clock_.start(c1, n1, mult);
+    return mult != 0;
 }
 
-uint64_t DeviceClock::to_ns(uint64_t ticks) const noexcept {
-    if (ticks >= anchor_ticks_) return anchor_ns_ + scale(ticks - anchor_ticks_, mult_);
-    return anchor_ns_ - scale(anchor_ticks_ - ticks, mult_);
+void DeviceClock::steer() noexcept {
+    // The tighter of a few (clock, realtime) pairs, as for the TSC.
+    uint64_t best = UINT64_MAX, ticks = 0, real = 0;
+    for (int i = 0; i < 3; ++i) {
+        uint64_t c = 0;
+        const uint64_t r0 = realtime_now_ns();
+        if (rte_eth_read_clock(port_id_, &c) != 0) return;
+        const uint64_t r1 = realtime_now_ns();
+        if (r1 - r0 < best) {
+            best = r1 - r0;
+            ticks = c;
+            real = r0 + (r1 - r0) / 2;
+        }
+    }
+    clock_.steer(ticks, real, steer_period_ns);
 }
 
 }  // namespace taprec

@@ -151,6 +151,7 @@ public:
     size_t rx_burst(uint16_t queue, std::span<PacketRef> out) noexcept override {
         if (at_end_.load(std::memory_order_relaxed)) return 0;
         register_thread_once();
+        if (clock_ == PortClock::device_ticks && queue == 0) steer_device_clock(rte_rdtsc());
         const uint16_t want = static_cast<uint16_t>(std::min<size_t>(out.size(), max_burst));
         // A replay never drops: it waits until the pool holds a whole burst of the file's largest
         // frames, since net_pcap reads a record before it knows whether it has an mbuf for it.
@@ -328,6 +329,8 @@ private:
             throw std::runtime_error(what_ + ": the NIC cannot read its clock to convert its "
                                      "timestamps; set the tap's timestamps to software or auto");
         }
+        // The first steer a whole period after the calibration: a rate measured over less is noise.
+        next_steer_tsc_ = rte_rdtsc() + TscClock::tsc_hz();
         refresh_counters();
     }
 
@@ -359,6 +362,14 @@ private:
     // Counters now and then while idle; for a replay, the end-of-file rule (dpdk_replay.hpp):
     // every record accounted for, or (should the driver lose one without counting it) no
     // progress for replay_stall_ns of empty polls.
+    // Once a second, from the thread that polls queue 0, busy or idle, keep the NIC clock on
+    // CLOCK_REALTIME (dpdk_clock.hpp, SteeredClock).
+    void steer_device_clock(uint64_t now_tsc) noexcept {
+        if (now_tsc < next_steer_tsc_) return;
+        next_steer_tsc_ = now_tsc + TscClock::tsc_hz() * (DeviceClock::steer_period_ns / 1'000'000) / 1000;
+        device_clock_.steer();
+    }
+
     void on_empty_poll() noexcept {
         const uint64_t now = rte_rdtsc();
         if (!replay_) {
@@ -421,6 +432,7 @@ private:
     std::array<uint64_t, max_queues> last_ts_{};
     uint64_t next_refresh_tsc_ = 0;
     uint64_t idle_since_tsc_ = 0;
+    uint64_t next_steer_tsc_ = 0;
     uint64_t idle_ipackets_ = 0;
     rte_eth_stats stats_{};
     std::string error_;  // written before at_end_ is released

@@ -60,9 +60,14 @@ public:
     // watermark to publish downstream.
     uint64_t frontier_ns() const noexcept {
         uint64_t frontier = PacketRing::finished_watermark;
-        for (const Input& in : inputs_)
-            frontier = std::min(frontier, in.empty() ? in.watermark : in.head().ts_ns);
+        for (size_t k = 0; k < inputs_.size(); ++k) frontier = std::min(frontier, input_frontier_ns(k));
         return frontier;
+    }
+    // The same for input k alone: it will deliver nothing older than this (its staged head, or
+    // the watermark its producer published), though it may still deliver a packet at this time.
+    uint64_t input_frontier_ns(size_t k) const noexcept {
+        const Input& in = inputs_[k];
+        return in.empty() ? in.watermark : in.head().ts_ns;
     }
 
     // Packets of `port` this merge emitted older than one it had emitted before them, and of

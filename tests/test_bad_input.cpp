@@ -10,10 +10,12 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -380,6 +382,28 @@ TEST_CASE("command-line mistakes: exit 2 with the usage, nothing run", "[fast][b
     const RunResult version = run_taprec({"--version"}, {}, 20);
     CHECK(version.exit_code == 0);
     CHECK(version.output.rfind("taprec ", 0) == 0);
+}
+
+TEST_CASE("bench/taprec_gen --help prints its own options, not DPDK's EAL help",
+          "[fast][bad_input]") {
+    const char* gen = std::getenv("TAPREC_GEN");
+    REQUIRE(gen != nullptr);
+    for (const std::string args : {" --help", " -h", " --no-huge -- --help"}) {
+        INFO("taprec_gen" << args);
+        FILE* p = ::popen((std::string(gen) + args + " 2>&1").c_str(), "r");
+        REQUIRE(p != nullptr);
+        std::string output;
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) != 0;) output.append(buf, n);
+        const int status = ::pclose(p);
+        INFO(output);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        CHECK(output.rfind("usage: taprec_gen", 0) == 0);
+        for (const char* option : {"--rate", "--gbps", "--seconds", "--size", "--flows", "--burst",
+                                   "--delay", "--linger"})
+            CHECK(contains(output, option));
+        CHECK_FALSE(contains(output, "EAL common options"));  // what DPDK's help starts with
+    }
 }
 
 TEST_CASE("a DPDK port that does not exist: exit 2 naming it", "[dpdk][bad_input]") {

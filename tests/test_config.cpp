@@ -211,6 +211,7 @@ TEST_CASE("omitted keys take their defaults", "[fast]") {
     CHECK(c.output.on_rotate.empty());
     CHECK(c.stats.interval_ns == 10'000'000'000);
     CHECK(c.stats.prometheus_textfile.empty());
+    CHECK(c.stats.loss_warn_min_acks == 100);
     CHECK(validate_config(c).empty());
 }
 
@@ -231,7 +232,7 @@ TEST_CASE("the other spellings of enums, auto and pcap files", "[fast]") {
         "output: {format: pcap, snaplen: 64KiB, filter: tcp port 80,\n"
         "         rotate: {bytes: 0, seconds: 0, packets: 1000000},\n"
         "         retention: {max_bytes: 2 TiB, max_files: 100, min_free_percent: 0}}\n"
-        "stats: {interval: 500ms, prometheus_textfile: /tmp/taprec.prom}\n");
+        "stats: {interval: 500ms, prometheus_textfile: /tmp/taprec.prom, loss_warn_min_acks: 5}\n");
     INFO(all(result.errors));
     REQUIRE(result.ok());
     const Config& c = result.config;
@@ -257,7 +258,16 @@ TEST_CASE("the other spellings of enums, auto and pcap files", "[fast]") {
     CHECK(c.output.retention.min_free_percent == 0);
     CHECK(c.stats.interval_ns == 500'000'000);
     CHECK(c.stats.prometheus_textfile == "/tmp/taprec.prom");
+    CHECK(c.stats.loss_warn_min_acks == 5);
     CHECK(validate_config(c).empty());
+}
+
+TEST_CASE("stats.loss_warn_min_acks: a number of ACKs, nothing else", "[fast]") {
+    for (const char* bad : {"many", "-1", "2000000000", "1.5"}) {
+        const auto errors = parse_errors(minimal + "stats:\n  loss_warn_min_acks: " + bad + "\n");
+        INFO(bad << ": " << all(errors));
+        CHECK(has_error(errors, "t.yaml:5: stats.loss_warn_min_acks:"));
+    }
 }
 
 TEST_CASE("sizes: binary units, bare bytes, nothing else", "[fast]") {

@@ -5,10 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,11 +20,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
 #include "daemon_run.hpp"
 #include "drivers/packet_source.hpp"
+#include "writer/hook_runner.hpp"
 #include "writer/janitor.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/partial_repair.hpp"
@@ -30,6 +35,8 @@
 
 using namespace test_support;
 using namespace std::chrono_literals;
+
+extern char** environ;
 
 namespace {
 
@@ -619,4 +626,163 @@ TEST_CASE("the janitor sleeps until a file is published, then runs its hook at o
     REQUIRE(std::filesystem::exists(published + ".hooked"));
     // Woken by the publish, not by the next retention pass (taprec::Janitor::retention_period_ns).
     CHECK(took < 500ms);
+}
+
+TEST_CASE("on_rotate: a file gone before its hook starts is skipped and counted",
+          "[fast][ids_feed]") {
+    TempDir dir;
+    taprec::Notices notices;
+    taprec::HookRunner hooks({"/bin/true", "{path}"}, 1, 0, notices);
+    hooks.enqueue(dir.path() + "/deleted-by-retention.pcap");
+    hooks.poll(1);
+    CHECK(hooks.counters().skipped.get() == 1);
+    CHECK(hooks.counters().started.get() == 0);
+    const std::vector<taprec::Notice> lines = notices.take();
+    REQUIRE(lines.size() == 1);
+    CHECK(contains(lines[0].text, "1 files were deleted (retention) before their hook"));
+}
+
+namespace {
+
+// Each line of the hook log names a file whose hook ran to its end.
+std::set<std::string> hooked(const std::string& log) {
+    const std::vector<std::string> lines = read_lines(log);
+    return {lines.begin(), lines.end()};
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("on_rotate at least once: hooks unfinished at a SIGTERM are recorded and run at the "
+          "next start; files deleted meanwhile are skipped", "[slow][ids_feed]") {
+    TempDir dir;
+    const std::string tap = dir.path() + "/out/w";
+    const std::string log = dir.path() + "/hook.log";
+    const std::string hook = "  on_rotate: [\"/bin/sh\", \"-c\", \"sleep 1; echo \\\"$1\\\" >> " +
+                             log + "\", \"hook\", \"{path}\"]\n  on_rotate_max: 1\n";
+    // 4 frames a file, 100 ms apart at the recorded pace: a file every 0.4 s, a hook takes 1 s.
+    write_capture(dir.path() + "/in.pcap",
+                  cycled("ftp-ipv4.pcap", 300, 1'700'000'000'000'000'000ull, 100'000'000));
+    write_file(dir.path() + "/c.yaml",
+               config_for(dir.path() + "/in.pcap", dir.path() + "/out", "realtime",
+                          "  rotate: {bytes: 0, seconds: 0, packets: 4}\n" + hook));
+    const auto index_lines = [&] { return read_lines(tap + "/.meta/index.jsonl").size(); };
+
+    const RunResult first = run_taprec({"--config", dir.path() + "/c.yaml"}, [&](pid_t pid) {
+        wait_until([&] { return index_lines() >= 16; }, 60s);
+        ::kill(pid, SIGTERM);
+    });
+    INFO(first.output);
+    REQUIRE(first.exit_code == 0);
+    const std::vector<std::string> first_files = published_files(tap);
+    REQUIRE(first_files.size() >= 16);
+    const std::vector<std::string> recorded = read_lines(tap + "/.meta/hooks-pending");
+    // 16 hooks of 1 s, one at a time, cannot all finish in the run and its 5 s stop grace.
+    REQUIRE(recorded.size() >= 2);
+    CHECK(contains(first.output, "recorded in .meta/hooks-pending"));
+    // Retention (here: the test) deletes one of them before the next start.
+    const std::string deleted = tap + "/" + recorded.back();
+    REQUIRE(std::filesystem::remove(deleted));
+
+    // The restart records a day later (names of its own: none takes the deleted file's name),
+    // runs the recorded hooks first, and is stopped once they have all run.
+    write_capture(dir.path() + "/in.pcap",
+                  cycled("ftp-ipv4.pcap", 300, 1'700'086'400'000'000'000ull, 100'000'000));
+    const auto all_first_hooked = [&] {
+        const std::set<std::string> done = hooked(log);
+        return std::all_of(first_files.begin(), first_files.end(), [&](const std::string& f) {
+            return f == deleted || done.count(f) != 0;
+        });
+    };
+    const RunResult second = run_taprec({"--config", dir.path() + "/c.yaml"}, [&](pid_t pid) {
+        wait_until(all_first_hooked, 60s);
+        ::kill(pid, SIGTERM);
+    });
+    INFO(second.output);
+    REQUIRE(second.exit_code == 0);
+    CHECK(all_first_hooked());
+    CHECK(hooked(log).count(deleted) == 0);
+    CHECK(contains(second.output, "get it now"));
+    CHECK(contains(second.output, "1 files were deleted (retention) before their hook could start"));
+    // Every file of both runs has had its hook, or is recorded for the next start.
+    const std::vector<std::string> pending = read_lines(tap + "/.meta/hooks-pending");
+    const std::set<std::string> done = hooked(log);
+    for (const std::string& f : published_files(tap)) {
+        if (f == deleted) continue;
+        INFO(f);
+        CHECK((done.count(f) != 0 ||
+               std::find(pending.begin(), pending.end(), taprec::file_name(f)) != pending.end()));
+    }
+    // Hooks the stops left running end within their second; let them, the folder goes next.
+    std::this_thread::sleep_for(1500ms);
+}
+
+TEST_CASE("a hook still running when the daemon exits does not hold the daemon's output open",
+          "[slow][ids_feed]") {
+    TempDir dir;
+    const std::string pid_file = dir.path() + "/hook.pid";
+    write_file(dir.path() + "/c.yaml",
+               config_for(test_data("ftp-ipv4.pcap"), dir.path() + "/out", "max",
+                          "  rotate: {bytes: 0, seconds: 0, packets: 50}\n"
+                          "  on_rotate: [\"/bin/sh\", \"-c\", \"echo $$ > " + pid_file +
+                          "; exec sleep 120\"]\n  on_rotate_max: 1\n"));
+    int out[2];
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    std::vector<std::string> args = {taprec_binary(), "--config", dir.path() + "/c.yaml"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+    pid_t daemon = 0;
+    const int rc = posix_spawn(&daemon, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    REQUIRE(rc == 0);
+    // Whatever happens below, the daemon and the hook it left do not outlive the test.
+    struct Reaper {
+        pid_t daemon;
+        std::string pid_file;
+        ~Reaper() {
+            if (::kill(daemon, 0) == 0) ::kill(daemon, SIGKILL);
+            ::waitpid(daemon, nullptr, 0);
+            const std::string text = read_file(pid_file);
+            if (!text.empty()) ::kill(pid_t(std::stol(text)), SIGKILL);
+        }
+    } reaper{daemon, pid_file};
+
+    // Read the daemon's output until the pipe closes (or 60 s pass: the old failure, the hook
+    // holding it for its 120 s).
+    std::string output;
+    bool closed = false;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{out[0], POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char buf[4096];
+        const ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n > 0) output.append(buf, size_t(n));
+        else closed = true;
+    }
+    ::close(out[0]);
+    INFO(output);
+    REQUIRE(closed);
+    int status = 0;
+    REQUIRE(::waitpid(daemon, &status, 0) == daemon);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    // The hook is still running: the pipe closed with the daemon, not with the hook.
+    const std::string hook_pid = read_file(pid_file);
+    REQUIRE(!hook_pid.empty());
+    CHECK(::kill(pid_t(std::stol(hook_pid)), 0) == 0);
+    CHECK(contains(output, "still running, left to finish"));
 }

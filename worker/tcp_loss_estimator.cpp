@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <tuple>
+#include <limits>
 
 namespace taprec {
 namespace {
+
+constexpr uint8_t tcp_protocol = 6;
 
 // Sequence arithmetic modulo 2^32 (RFC 1982 style): a is after b.
 bool after(uint32_t a, uint32_t b) noexcept { return int32_t(a - b) > 0; }
@@ -19,12 +21,9 @@ bool same_address(const std::array<uint8_t, 16>& x, const std::array<uint8_t, 16
     return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
-uint64_t mix(uint64_t x) noexcept {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
+bool same_pair(const EndpointPair& x, const EndpointPair& y) noexcept {
+    return x.low_port == y.low_port && x.high_port == y.high_port &&
+           same_address(x.low_addr, y.low_addr) && same_address(x.high_addr, y.high_addr);
 }
 
 }  // namespace
@@ -36,49 +35,41 @@ TcpLossEstimator::TcpLossEstimator(uint32_t max_flows) {
     mask_ = size - 1;
 }
 
-TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const Flow& key, uint64_t hash,
-                                                      uint64_t ts_ns) noexcept {
+TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const EndpointPair& key,
+                                                      uint64_t hash) noexcept {
     Flow* oldest = nullptr;
     for (size_t i = 0; i < probe_limit; ++i) {
         Flow& slot = table_[(hash + i) & mask_];
         if (slot.last_seen_ns == 0) {
-            slot = key;
-            return &slot;
+            oldest = &slot;
+            break;
         }
-        if (slot.low_port == key.low_port && slot.high_port == key.high_port &&
-            same_address(slot.low_addr, key.low_addr) && same_address(slot.high_addr, key.high_addr))
-            return &slot;
+        if (same_pair(slot.key, key)) return &slot;
         if (oldest == nullptr || slot.last_seen_ns < oldest->last_seen_ns) oldest = &slot;
     }
-    counters_.evictions.add(1);
-    *oldest = key;
-    (void)ts_ns;
+    if (oldest->last_seen_ns != 0) counters_.evictions.add(1);
+    *oldest = Flow{};
+    oldest->key = key;
+    oldest->generation = next_generation_++;  // ACKs waiting for the previous occupant lapse
     return oldest;
 }
 
 void TcpLossEstimator::observe(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept {
-    if (!h.has_tcp || table_.empty()) return;
-    // Order the endpoints so both directions find one entry; side 0 is the lower endpoint.
-    const bool src_is_low = std::tie(h.src_addr, h.src_port) <= std::tie(h.dst_addr, h.dst_port);
-    Flow key;
-    key.low_addr = src_is_low ? h.src_addr : h.dst_addr;
-    key.high_addr = src_is_low ? h.dst_addr : h.src_addr;
-    key.low_port = src_is_low ? h.src_port : h.dst_port;
-    key.high_port = src_is_low ? h.dst_port : h.src_port;
-    uint64_t words[4];
-    std::memcpy(words, key.low_addr.data(), 16);
-    std::memcpy(words + 2, key.high_addr.data(), 16);
-    const uint64_t hash = mix(words[0] ^ mix(words[1] ^ mix(words[2] ^ mix(
-                              words[3] ^ (uint64_t(key.low_port) << 16 | key.high_port)))));
-    Flow* flow = find_or_add(key, hash, ts_ns);
+    if (table_.empty()) return;
+    port &= 1;
+    // Any packet from this port, TCP or not, proves it has moved on to ts_ns.
+    settle(port, ts_ns);
+    if (!h.has_tcp) return;
+    EndpointPair key;
+    const bool src_is_low = order_endpoints(h.src_addr, h.src_port, h.dst_addr, h.dst_port, key);
+    Flow* flow = find_or_add(key, endpoint_pair_hash(key, tcp_protocol));
     flow->last_seen_ns = ts_ns == 0 ? 1 : ts_ns;
 
-    Direction& sender = flow->side[src_is_low ? 0 : 1];
-    Direction& receiver = flow->side[src_is_low ? 1 : 0];
-    sender.port = uint8_t(port & 1);
-    on_segment(sender, h);
+    const int sender = src_is_low ? 0 : 1;
+    flow->side[sender].port = uint8_t(port);
+    on_segment(flow->side[sender], h);
     if ((h.tcp_flags & PacketHeaders::tcp_ack_flag) && !(h.tcp_flags & PacketHeaders::tcp_rst))
-        on_ack(sender, receiver, h.tcp_ack);
+        on_ack(*flow, sender, h.tcp_ack, ts_ns);
 }
 
 // The sender's own sequence space: advance what was seen, remember a hole it jumped over.
@@ -102,14 +93,33 @@ void TcpLossEstimator::on_segment(Direction& sender, const PacketHeaders& h) noe
     sender.seen_end = end;
 }
 
-// `acker` acknowledges the data of `data_side` up to `ack`.
-void TcpLossEstimator::on_ack(Direction& acker, Direction& data_side, uint32_t ack) noexcept {
+// The side `acker_side` of `flow` acknowledges the other side's data up to `ack`.
+void TcpLossEstimator::on_ack(Flow& flow, int acker_side, uint32_t ack, uint64_t ts_ns) noexcept {
+    Direction& acker = flow.side[acker_side];
+    Direction& data_side = flow.side[1 - acker_side];
     if (acker.ack_valid && !after(ack, acker.highest_ack)) return;  // not advancing
     acker.highest_ack = ack;
     acker.ack_valid = true;
     if (!data_side.seq_valid) return;  // nothing seen of that side yet: no judgement
+    counters_.acks[data_side.port].add(1);
+    // Bytes not seen yet may still come from their port at this very time: wait for it.
+    if (!acknowledges_unseen(data_side, ack)) return;
+    PendingQueue& queue = pending_[data_side.port];
+    if (queue.full()) [[unlikely]] {
+        judge_front(queue);
+    }
+    queue.entries[queue.tail++ % pending_capacity] =
+        PendingAck{ts_ns, uint32_t(&flow - table_.data()), flow.generation, ack,
+                   uint8_t(1 - acker_side)};
+}
+
+bool TcpLossEstimator::acknowledges_unseen(const Direction& data_side, uint32_t ack) noexcept {
+    return (data_side.hole_open && !after(data_side.hole_end, ack)) ||
+           after(ack, data_side.seen_end);
+}
+
+void TcpLossEstimator::judge(Direction& data_side, uint32_t ack) noexcept {
     const uint16_t port = data_side.port;
-    counters_.acks[port].add(1);
     if (data_side.hole_open && !after(data_side.hole_end, ack)) {
         counters_.gaps[port].add(1);
         counters_.gap_bytes[port].add(data_side.hole_end - data_side.hole_start);
@@ -120,6 +130,23 @@ void TcpLossEstimator::on_ack(Direction& acker, Direction& data_side, uint32_t a
         counters_.gap_bytes[port].add(ack - data_side.seen_end);
         data_side.seen_end = ack;  // each hole counts once, however many ACKs cover it
     }
+}
+
+void TcpLossEstimator::judge_front(PendingQueue& queue) noexcept {
+    const PendingAck& p = queue.front();
+    Flow& flow = table_[p.slot];
+    if (flow.generation == p.generation && flow.last_seen_ns != 0) judge(flow.side[p.data_side], p.ack);
+    ++queue.head;
+}
+
+void TcpLossEstimator::settle(uint16_t port, uint64_t floor_ns) noexcept {
+    PendingQueue& queue = pending_[port & 1];
+    while (!queue.empty() && queue.front().ts_ns < floor_ns) judge_front(queue);
+}
+
+void TcpLossEstimator::settle_all() noexcept {
+    for (PendingQueue& queue : pending_)
+        while (!queue.empty()) judge_front(queue);
 }
 
 }  // namespace taprec

@@ -7,6 +7,14 @@
 // it afterwards (Zeek's capture-loss counts the same way). Retransmissions and keep-alives are
 // at or below what was seen and count nothing. Sequence numbers compare modulo 2^32.
 //
+// Ties are not loss. The two directions of a TAP come from two ports, and the merge puts equal
+// timestamps a before b, so an ACK can come out before the data it acknowledges when both carry
+// the same time (microsecond clocks tie often). So an ACK past unseen bytes is only judged once
+// the port those bytes come on can no longer deliver anything at the ACK's time or earlier: a
+// later packet from that port, or that port's watermark (settle()) passing it. Until then it
+// waits in a small fixed queue per port; when the queue is full its oldest entry is judged at
+// once, as it would have been without the wait.
+//
 // Both directions of a connection reach the same worker (symmetric RSS or hash), so each worker
 // keeps its own table: fixed size, allocated once, replaced oldest-first when full (counted).
 #pragma once
@@ -16,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "drivers/flow_hash.hpp"
 #include "drivers/packet_headers.hpp"
 #include "stats/stage_counters.hpp"
 
@@ -31,11 +40,21 @@ struct alignas(cache_line_size) TcpLossCounters {
 
 class TcpLossEstimator {
 public:
+    // ACKs past unseen bytes that may wait for their port, per port.
+    static constexpr uint32_t pending_capacity = 256;
+
     // `max_flows` is rounded up to a power of two; 0 makes observe() a no-op.
     explicit TcpLossEstimator(uint32_t max_flows);
 
-    // Look at one packet that arrived on `port` at `ts_ns`; anything but TCP is ignored.
+    // Look at one packet that arrived on `port` at `ts_ns`; anything but TCP is ignored. Packets
+    // come in merge order: each port's own packets in timestamp order.
     void observe(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept;
+
+    // `port` will deliver nothing older than `floor_ns` any more (its merge input's head or
+    // watermark): judge the waiting ACKs older than that.
+    void settle(uint16_t port, uint64_t floor_ns) noexcept;
+    // Judge every waiting ACK (the ports have finished).
+    void settle_all() noexcept;
 
     bool enabled() const noexcept { return !table_.empty(); }
     const TcpLossCounters& counters() const noexcept { return counters_; }
@@ -52,21 +71,40 @@ private:
         uint8_t port = 0;         // the port this side's packets arrive on
     };
     struct Flow {
-        std::array<uint8_t, 16> low_addr{};   // the lower endpoint: side 0
-        std::array<uint8_t, 16> high_addr{};
-        uint16_t low_port = 0;
-        uint16_t high_port = 0;
-        uint64_t last_seen_ns = 0;            // 0: the slot is free
+        EndpointPair key;          // side 0 is the lower endpoint
+        uint32_t generation = 0;   // which occupant of the slot: a waiting ACK checks it
+        uint64_t last_seen_ns = 0; // 0: the slot is free
         Direction side[2];
+    };
+    // An ACK past bytes not seen yet, waiting until their port has moved past ts_ns.
+    struct PendingAck {
+        uint64_t ts_ns;
+        uint32_t slot;
+        uint32_t generation;
+        uint32_t ack;
+        uint8_t data_side;  // the side whose bytes it acknowledges
+    };
+    struct PendingQueue {  // a FIFO ring; entries arrive in their port's time order
+        std::array<PendingAck, pending_capacity> entries;
+        uint32_t head = 0;
+        uint32_t tail = 0;
+        bool empty() const noexcept { return head == tail; }
+        bool full() const noexcept { return tail - head == pending_capacity; }
+        PendingAck& front() noexcept { return entries[head % pending_capacity]; }
     };
     static constexpr size_t probe_limit = 8;
 
-    Flow* find_or_add(const Flow& key, uint64_t hash, uint64_t ts_ns) noexcept;
+    Flow* find_or_add(const EndpointPair& key, uint64_t hash) noexcept;
     void on_segment(Direction& sender, const PacketHeaders& h) noexcept;
-    void on_ack(Direction& receiver, Direction& sender, uint32_t ack) noexcept;
+    void on_ack(Flow& flow, int acker_side, uint32_t ack, uint64_t ts_ns) noexcept;
+    static bool acknowledges_unseen(const Direction& data_side, uint32_t ack) noexcept;
+    void judge(Direction& data_side, uint32_t ack) noexcept;
+    void judge_front(PendingQueue& queue) noexcept;
 
     std::vector<Flow> table_;
     uint64_t mask_ = 0;
+    uint32_t next_generation_ = 1;
+    std::array<PendingQueue, max_ports_per_tap> pending_{};
     TcpLossCounters counters_;
 };
 

@@ -36,6 +36,7 @@ StepResult Worker::step(bool) noexcept {
         if (n < burst_size) break;
     }
     out.publish_watermark(merge_.frontier_ns());
+    settle_estimator();
     if (worked) return StepResult::worked;
     if (!merge_.finished()) {
         counters_.idle_polls.add(1);
@@ -45,6 +46,15 @@ StepResult Worker::step(bool) noexcept {
         counters_.late[port].set(merge_.late_count(port));
     out.finish();
     return StepResult::finished;
+}
+
+// An ACK that came out of the merge before data of the same time from the other port waits in
+// the estimator until that port's input has moved past its time (tcp_loss_estimator.hpp).
+// Input k of the merge is port k: the tap wires ring(a,i), ring(b,i) in that order.
+void Worker::settle_estimator() noexcept {
+    if (!estimator_.enabled()) return;
+    for (size_t k = 0; k < merge_.input_count() && k < max_ports_per_tap; ++k)
+        estimator_.settle(static_cast<uint16_t>(k), merge_.input_frontier_ns(k));
 }
 
 size_t Worker::process(std::span<PacketRef> burst) noexcept {

@@ -17,7 +17,9 @@
 namespace taprec {
 
 struct WorkerSetup {
-    std::vector<PacketRing*> rx_to_worker;  // ring(a,i) [, ring(b,i)]: this worker consumes them
+    // ring(a,i) [, ring(b,i)], in that order: this worker consumes them. Input k carries port k
+    // (the TCP loss estimator takes input k's frontier as port k's).
+    std::vector<PacketRing*> rx_to_worker;
     PacketRing* worker_to_writer = nullptr; // this worker produces it
     BufferReturn buffers;                   // where filtered and dropped packets go back
     const PacketFilter* filter = nullptr;
@@ -44,6 +46,7 @@ public:
 private:
     // Filter and cut one ordered burst in place; returns how many packets remain.
     size_t process(std::span<PacketRef> burst) noexcept;
+    void settle_estimator() noexcept;
 
     static constexpr int bursts_per_step = 8;
 

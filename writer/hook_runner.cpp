@@ -3,27 +3,18 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
+
+#include "writer/placeholder.hpp"
 
 extern char** environ;
 
 namespace taprec {
 namespace {
-
-std::string with_path(const std::string& arg, const std::string& path) {
-    std::string out;
-    for (size_t i = 0; i < arg.size(); ++i) {
-        if (arg.compare(i, 6, "{path}") == 0) {
-            out += path;
-            i += 5;
-        } else {
-            out += arg[i];
-        }
-    }
-    return out;
-}
 
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -62,17 +53,26 @@ void HookRunner::enqueue(const std::string& path) {
 }
 
 void HookRunner::start(const std::string& path, uint64_t now_ns) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        // Retention deleted it while it waited (or before a restart): nothing to hand on.
+        counters_.skipped.add(1);
+        return;
+    }
     std::vector<std::string> args;
-    for (const std::string& a : argv_) args.push_back(with_path(a, path));
+    for (const std::string& a : argv_) args.push_back(with_placeholder(a, "{path}", path));
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    // The hook gets no stdin, the daemon's stdout and stderr (the journal), default signal
-    // dispositions (the daemon ignores SIGPIPE) and an empty signal mask.
+    // The hook gets /dev/null for stdin, stdout and stderr: a hook left running after the daemon
+    // exits must not hold the daemon's output open (a pipe, the journal stream) behind it. It
+    // gets default signal dispositions (the daemon ignores SIGPIPE) and an empty signal mask.
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, defaults;
@@ -123,15 +123,25 @@ void HookRunner::poll(uint64_t now_ns) {
         running_[i] = running_.back();
         running_.pop_back();
     }
+    const uint64_t skipped_before = counters_.skipped.get();
+    std::string first_skipped;
     while (running_.size() < max_running_ && !queue_.empty()) {
         const std::string path = std::move(queue_.front());
         queue_.pop_front();
+        const uint64_t skipped = counters_.skipped.get();
         start(path, now_ns);
+        if (first_skipped.empty() && counters_.skipped.get() != skipped) first_skipped = path;
     }
+    if (const uint64_t n = counters_.skipped.get() - skipped_before; n != 0)
+        notices_.add(NoticeLevel::info, "on_rotate: " + std::to_string(n) + " files were deleted "
+                                        "(retention) before their hook could start, first " +
+                                            first_skipped + "; skipped");
 }
 
-std::vector<std::string> HookRunner::take_queue() {
-    std::vector<std::string> rest(queue_.begin(), queue_.end());
+std::vector<std::string> HookRunner::take_unfinished() {
+    std::vector<std::string> rest;
+    for (const Running& r : running_) rest.push_back(r.path);
+    rest.insert(rest.end(), queue_.begin(), queue_.end());
     queue_.clear();
     return rest;
 }

@@ -1,7 +1,8 @@
 // HookRunner: output.on_rotate, run for each published file without a shell: argv as
 // configured, every "{path}" replaced by the file's path. At most max_running at once; the rest
 // wait in a bounded queue (what does not fit is counted and logged, never blocks anyone). A hook
-// that fails is logged with its exit status; one that outlives the timeout is killed.
+// that fails is logged with its exit status; one that outlives the timeout is killed. A file
+// gone before its hook starts (retention) is skipped and counted. Hooks write to /dev/null.
 //
 // Owned and driven by one thread (the janitor): enqueue() and poll() are never called at once.
 #pragma once
@@ -23,6 +24,7 @@ struct HookCounters {
     Counter failed;     // exited non-zero, killed by a signal, or could not be started
     Counter timed_out;  // killed after on_rotate_timeout (also counted failed)
     Counter overflow;   // published files whose hook was never run: the queue was full
+    Counter skipped;    // files gone (retention) before their hook could start
 };
 
 class HookRunner {
@@ -39,8 +41,9 @@ public:
     void poll(uint64_t now_ns);
     size_t running() const noexcept { return running_.size(); }
     size_t queued() const noexcept { return queue_.size(); }
-    // Files whose hook never ran; logged by the caller at exit.
-    std::vector<std::string> take_queue();
+    // At a stop: the files whose hook is still running (first) or never started; the queue is
+    // emptied. The caller records them so that they run (again) at the next start.
+    std::vector<std::string> take_unfinished();
 
     const HookCounters& counters() const noexcept { return counters_; }
 

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "drivers/clock_now.hpp"
+#include "writer/pending_hooks.hpp"
 
 namespace taprec {
 namespace {
@@ -25,7 +26,17 @@ Janitor::Janitor(const OutputDirectory& directory, const OutputConfig& output)
                          output.retention.min_free_percent != 0),
       publication_order_(retention_enabled_ ? list_published(directory.tap_dir())
                                             : std::vector<StoredFile>{}),
-      hooks_(output.on_rotate, output.on_rotate_max, output.on_rotate_timeout_ns, notices_) {}
+      hooks_(output.on_rotate, output.on_rotate_max, output.on_rotate_timeout_ns, notices_) {
+    if (!hooks_.enabled()) return;
+    // The last stop's unfinished hooks go first: their files are older than any of this run's.
+    const std::vector<std::string> recorded = read_pending_hooks(directory_);
+    for (const std::string& name : recorded) hooks_.enqueue(directory_.tap_dir() + "/" + name);
+    if (!recorded.empty())
+        notices_.add(NoticeLevel::info,
+                     "on_rotate: " + std::to_string(recorded.size()) + " files whose hook the last "
+                     "stop left unfinished get it now, first " + recorded.front() + " (.meta/" +
+                     pending_hooks_file + ")");
+}
 
 Janitor::~Janitor() {
     finish();
@@ -128,14 +139,27 @@ void Janitor::run() noexcept {
         const uint64_t until_retention = next_retention_ns > now ? next_retention_ns - now : 0;
         sleep(watching ? hook_poll_ns : std::max(until_retention, hook_poll_ns));
     }
-    const std::vector<std::string> never_run = hooks_.take_queue();
-    if (!never_run.empty())
+    record_unfinished_hooks();
+}
+
+// At the stop, after the grace: what is still running is left to finish, and with what never
+// started it is recorded for the next start (at least once; a running one may run twice).
+void Janitor::record_unfinished_hooks() noexcept {
+    if (!hooks_.enabled()) return;
+    try {
+        const size_t running = hooks_.running();
+        const std::vector<std::string> unfinished = hooks_.take_unfinished();
+        write_pending_hooks(directory_, unfinished);
+        if (unfinished.empty()) return;
         notices_.add(NoticeLevel::warning,
-                     "on_rotate: exiting with " + std::to_string(never_run.size()) +
-                         " files whose hook did not run, first " + never_run.front());
-    if (hooks_.running() != 0)
-        notices_.add(NoticeLevel::info, "on_rotate: " + std::to_string(hooks_.running()) +
-                                            " hooks still running at exit are left to finish");
+                     "on_rotate: stopping with " + std::to_string(unfinished.size()) +
+                         " files whose hook did not finish (" + std::to_string(running) +
+                         " still running, left to finish), first " + file_name(unfinished.front()) +
+                         "; recorded in .meta/" + pending_hooks_file + ", they run at the next start");
+    } catch (const std::exception& e) {
+        notices_.add(NoticeLevel::error, std::string("on_rotate: cannot record the unfinished "
+                                                     "hooks for the next start: ") + e.what());
+    }
 }
 
 }  // namespace taprec

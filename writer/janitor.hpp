@@ -41,7 +41,8 @@ public:
     // hook (counted as hook overflow) and retention still finds it on its next scan.
     void file_published(const std::string& path) noexcept;
     // After the writer's last publish: run what is queued (for at most stop_grace), apply
-    // retention a last time, and end the thread. join() waits for that.
+    // retention a last time, record the hooks still unfinished in .meta/hooks-pending for the
+    // next start (which runs them before its own), and end the thread. join() waits for that.
     void finish() noexcept {
         finishing_.store(true, std::memory_order_release);
         wake();
@@ -62,6 +63,7 @@ public:
 
 private:
     void run() noexcept;
+    void record_unfinished_hooks() noexcept;
     void wake() noexcept;
     // Until woken or `max_ns` passed.
     void sleep(uint64_t max_ns) noexcept;

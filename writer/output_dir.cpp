@@ -9,6 +9,8 @@
 #include <ctime>
 #include <system_error>
 
+#include "writer/placeholder.hpp"
+
 namespace taprec {
 namespace {
 
@@ -57,15 +59,7 @@ bool OutputDirectory::taken(const std::string& name) const {
 }
 
 std::string OutputDirectory::stem_for(uint64_t first_ts_ns) const {
-    std::string pattern;
-    for (size_t i = 0; i < pattern_.size(); ++i) {
-        if (pattern_.compare(i, 5, "{tap}") == 0) {
-            pattern += tap_;
-            i += 4;
-        } else {
-            pattern += pattern_[i];
-        }
-    }
+    const std::string pattern = with_placeholder(pattern_, "{tap}", tap_);
     const time_t seconds = static_cast<time_t>(first_ts_ns / 1'000'000'000u);
     tm utc{};
     gmtime_r(&seconds, &utc);

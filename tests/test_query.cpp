@@ -7,7 +7,10 @@
 
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -320,4 +323,183 @@ TEST_CASE("query: zero matches, --list, and what is wrong exits 2", "[fast][quer
     const std::vector<Packet> one = query(tap, "", dir.path(), {"--from", rfc_text, "--to", unix_text});
     REQUIRE(one.size() >= 1);
     for (const Packet& p : one) CHECK(p.ts_ns == t);
+}
+
+namespace {
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+// taprec with `args`, its stdout on a pipe the caller reads; stderr to `stderr_path`.
+pid_t spawn_taprec(const std::vector<std::string>& args, int& stdout_fd, const std::string& stderr_path) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(fds[1], 1);
+        const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(err, 2);
+        ::close(fds[0]);
+        std::vector<char*> argv;
+        const std::string bin = taprec_binary();
+        argv.push_back(const_cast<char*>(bin.c_str()));
+        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(bin.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    stdout_fd = fds[0];
+    return pid;
+}
+
+std::string wchan(pid_t pid) {
+    std::string text = read_file("/proc/" + std::to_string(pid) + "/wchan");
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("query over an earlier run and a file repaired after a crash", "[fast][query]") {
+    TempDir dir;
+    const std::string tap = record(dir, "ftp-ipv4.pcap", 20);
+    // A crash while the last file was being written: it is back in .partial with its index, cut
+    // inside a record, and index.jsonl never got its line.
+    std::vector<std::string> files = published_files(tap);
+    const std::string last = files.back();
+    const std::string name = last.substr(last.rfind('/') + 1);
+    std::filesystem::rename(last, tap + "/.partial/" + name);
+    std::filesystem::rename(bi::published_index_path(last), tap + "/.partial/" + bi::index_name(name));
+    {
+        FILE* f = std::fopen((tap + "/.partial/" + name).c_str(), "a");
+        std::fwrite("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a", 1, 10, f);  // half a record header
+        std::fclose(f);
+    }
+    std::vector<std::string> lines = read_lines(tap + "/.meta/index.jsonl");
+    lines.pop_back();
+    std::string text;
+    for (const std::string& l : lines) text += l + "\n";
+    write_file(tap + "/.meta/index.jsonl", text);
+
+    // The next run (another capture) repairs it at start.
+    write_file(dir.path() + "/c2.yaml", file_port_config(test_data("ftp-ipv6.pcap"), dir.path() + "/out",
+                                                         "max", "  rotate: {packets: 30}\n"));
+    const RunResult second = run_taprec({"--config", dir.path() + "/c2.yaml"});
+    INFO(second.output);
+    REQUIRE(second.exit_code == 0);
+    REQUIRE(contains(second.output, "leftover"));
+    files = published_files(tap);
+    REQUIRE(std::find(files.begin(), files.end(), last) != files.end());
+    for (const std::string& left : list_dir(tap + "/.partial")) CHECK(left == "");
+    for (const std::string filter : {"", "tcp port 21", "ip6", "host 192.168.0.1"}) {
+        INFO(filter);
+        std::string said;
+        CHECK(query(tap, filter, dir.path(), {}, &said) == tcpdump_over(tap, filter, dir.path(), 0, UINT64_MAX));
+        CHECK(!contains(said, "full read"));  // the repaired file kept its index
+    }
+}
+
+TEST_CASE("files deleted while a query runs are reported, not a crash", "[fast][query]") {
+    TempDir dir;
+    const std::string capture = dir.path() + "/big.pcap";
+    {
+        const Capture input = read_capture(test_data("loopback-oversized-frames.pcap"));
+        Capture big = input;
+        big.packets.clear();
+        for (int copy = 0; copy < 12; ++copy)
+            for (const Packet& p : input.packets) big.packets.push_back(p);
+        write_capture(capture, retimed(big, 1'700'000'000'000'000'000ull, 1000));
+    }
+    const std::string out = dir.path() + "/out";
+    write_file(dir.path() + "/c.yaml", file_port_config(capture, out, "max",
+                                                        "  snaplen: 262144\n  rotate: {bytes: 256KiB}\n"));
+    REQUIRE(run_taprec({"--config", dir.path() + "/c.yaml"}).exit_code == 0);
+    const std::vector<std::string> files = published_files(out + "/w");
+    REQUIRE(files.size() >= 8);
+    int from_query = -1;
+    const pid_t pid = spawn_taprec({"query", "--dir", out, "-w", "-"}, from_query, dir.path() + "/err");
+    // Wait until it is blocked writing its first MiB into the pipe nobody reads yet: it has
+    // planned every file and read the first few.
+    const uint64_t give_up = monotonic_ns() + 30'000'000'000ull;
+    while (!contains(wchan(pid), "pipe_write") && monotonic_ns() < give_up) ::usleep(10'000);
+    CHECK(contains(wchan(pid), "pipe_write"));
+    for (size_t i = files.size() / 2; i < files.size(); ++i) std::filesystem::remove(files[i]);
+    std::string got;
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(from_query, buffer, sizeof buffer)) > 0;) got.append(buffer, size_t(n));
+    ::close(from_query);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    const std::string said = read_file(dir.path() + "/err");
+    INFO(said);
+    CHECK(contains(said, files.back() + ": deleted while the query ran"));
+    write_file(dir.path() + "/got.pcap", got);
+    const Capture c = read_capture(dir.path() + "/got.pcap");
+    CHECK(c.error == "");
+    // What it gave is every packet of the files still there when it reached them, in order.
+    std::vector<Packet> before;
+    for (size_t i = 0; i < files.size() / 2; ++i)
+        for (const Packet& p : read_capture(files[i]).packets) before.push_back(p);
+    REQUIRE(c.packets.size() >= before.size());
+    CHECK(std::vector<Packet>(c.packets.begin(), c.packets.begin() + long(before.size())) == before);
+}
+
+TEST_CASE("packets are queryable within 2 s of arrival, from the file still being written",
+          "[slow][query]") {
+    TempDir dir;
+    const Capture input = read_capture(test_data("ftp-ipv4.pcap"));
+    constexpr uint64_t spacing_ns = 100'000'000;
+    Capture paced = retimed(input, 1'700'000'000'000'000'000ull, spacing_ns);
+    paced.packets.resize(std::min<size_t>(paced.packets.size(), 70));
+    write_capture(dir.path() + "/paced.pcap", paced);
+    const std::string out = dir.path() + "/out";
+    write_file(dir.path() + "/c.yaml", file_port_config(dir.path() + "/paced.pcap", out, "realtime",
+                                                        "  rotate: {seconds: 0, bytes: 0}\n"));
+    int daemon_out = -1;
+    const pid_t daemon = spawn_taprec({"--config", dir.path() + "/c.yaml"}, daemon_out, dir.path() + "/daemon.err");
+    struct Stop {
+        pid_t pid;
+        ~Stop() {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    } stop{daemon};
+    // t0: when the first packet is seen, which is after it arrived; packet i arrived at most
+    // t0 + i * spacing, so every packet with t0 + i * spacing + 2 s <= now must be there.
+    uint64_t t0 = 0;
+    size_t rounds = 0, max_seen = 0, checked_partial = 0;
+    const uint64_t give_up = monotonic_ns() + 60'000'000'000ull;
+    while (monotonic_ns() < give_up) {
+        const uint64_t asked = monotonic_ns();
+        const RunResult r = run_taprec({"query", "--dir", out, "-w", dir.path() + "/fresh.pcap"});
+        if (r.exit_code == 2) {  // the tap folder is not there yet
+            ::usleep(50'000);
+            continue;
+        }
+        REQUIRE(r.exit_code == 0);
+        const Capture c = read_capture(dir.path() + "/fresh.pcap");
+        REQUIRE(c.error == "");  // never a torn record
+        REQUIRE(c.packets.size() <= paced.packets.size());
+        for (size_t i = 0; i < c.packets.size(); ++i) REQUIRE(c.packets[i] == paced.packets[i]);
+        if (t0 == 0 && !c.packets.empty()) t0 = asked;
+        if (t0 != 0) {
+            const uint64_t due = asked > t0 + 2'000'000'000ull ? (asked - t0 - 2'000'000'000ull) / spacing_ns + 1 : 0;
+            CHECK(c.packets.size() >= std::min<uint64_t>(due, paced.packets.size()));
+        }
+        max_seen = c.packets.size();
+        if (!list_dir(out + "/w").empty() && published_files(out + "/w").empty() && !c.packets.empty())
+            ++checked_partial;
+        ++rounds;
+        if (max_seen == paced.packets.size()) break;
+        ::usleep(100'000);
+    }
+    CHECK(max_seen == paced.packets.size());
+    CHECK(checked_partial >= 5);  // most answers came from the file still in .partial
+    CHECK(rounds >= 10);
 }

@@ -195,7 +195,7 @@ void BlockSummary::fold() noexcept {
         uint32_t set = 0;
         for (uint32_t i = 0; i < half_words; ++i)
             set += uint32_t(std::popcount(bloom[i] | bloom[i + half_words]));
-        if (uint64_t{set} * 8 > bloom_bits / 2) return;
+        if (uint64_t{set} * 16 > bloom_bits / 2) return;
         for (uint32_t i = 0; i < half_words; ++i) {
             bloom[i] |= bloom[i + half_words];
             bloom[i + half_words] = 0;

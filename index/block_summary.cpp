@@ -1,6 +1,7 @@
 #include "index/block_summary.hpp"
 
 #include <bit>
+#include <utility>
 #include <cstring>
 
 namespace taprec::block_index {
@@ -70,11 +71,28 @@ void ipv4(const Frame& f, size_t l3, BlockSummary& s) noexcept {
         return;
     }
     const uint8_t protocol = f.u8(l3 + 9);
+    const bool ports = carries_ports(protocol) && (f.be16(l3 + 6) & 0x1fff) == 0;
+    const size_t ports_at = l3 + size_t(f.u8(l3) & 0x0f) * 4;
+    if (ports && f.has(ports_at, 4)) {
+        uint32_t source, destination;
+        uint16_t source_port, destination_port;
+        std::memcpy(&source, f.at(l3 + 12), 4);
+        std::memcpy(&destination, f.at(l3 + 16), 4);
+        std::memcpy(&source_port, f.at(ports_at), 2);
+        std::memcpy(&destination_port, f.at(ports_at + 2), 2);
+        if (source > destination || (source == destination && source_port > destination_port)) {
+            std::swap(source, destination);
+            std::swap(source_port, destination_port);
+        }
+        const uint64_t addresses = uint64_t{source} << 32 | destination;
+        const uint64_t rest = uint64_t{source_port} << 16 | destination_port |
+                              uint64_t{protocol} << 32 | uint64_t{1} << 63;
+        if (s.seen_flow(addresses, rest)) return;
+    }
     s.add_protocol(protocol);
     s.add_key(ipv4_key(f.at(l3 + 12)));
     s.add_key(ipv4_key(f.at(l3 + 16)));
-    if (carries_ports(protocol) && (f.be16(l3 + 6) & 0x1fff) == 0)
-        add_ports(f, l3 + size_t(f.u8(l3) & 0x0f) * 4, s);
+    if (ports) add_ports(f, ports_at, s);
 }
 
 // libpcap's ip6 primitives read the next header at 6 (or after one fragment header) and the
@@ -187,6 +205,7 @@ void BlockSummary::clear() noexcept {
     protocols = {};
     std::memset(bloom.data(), 0, bloom_bits / 8);
     bloom_bits = max_bloom_bits;
+    recent_flows = {};
 }
 
 void BlockSummary::fold() noexcept {

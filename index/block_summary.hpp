@@ -48,6 +48,8 @@ struct BlockSummary {
     std::array<uint64_t, 4> protocols{};  // bit n: some packet carries IP protocol n
     uint32_t bloom_bits = max_bloom_bits;
     std::array<uint64_t, max_bloom_bits / 64> bloom{};
+    // seen_flow()'s memory; `rest` always has bit 63 set, so a cleared slot never matches.
+    std::array<std::array<uint64_t, 2>, 1024> recent_flows{};
 
     void clear() noexcept;
     void add_key(uint64_t key) noexcept {
@@ -81,6 +83,17 @@ struct BlockSummary {
         max_ns = ts_ns > max_ns ? ts_ns : max_ns;
         end = record_offset + record_size;
         ++packets;
+    }
+    // An IPv4 flow (addresses, protocol, ports; both directions alike) whose keys this block
+    // holds already: a block of a busy link repeats its flows many times, and a repeat costs a
+    // compare instead of four hashes.
+    // Returns true when it was there; remembers it otherwise.
+    bool seen_flow(uint64_t addresses, uint64_t rest) noexcept {
+        const size_t slot = size_t(((addresses * 0x9e3779b97f4a7c15ULL) ^ (rest * 0xc2b2ae3d27d4eb4fULL)) >> 54);
+        if (recent_flows[slot][0] == addresses && recent_flows[slot][1] == rest) return true;
+        recent_flows[slot][0] = addresses;
+        recent_flows[slot][1] = rest;
+        return false;
     }
     // Halve the filter while it stays sparse (at most a sixteenth of its bits set: a false
     // positive rate of about (1/16)^3 = 0.02 % per key; bench/query measures it).

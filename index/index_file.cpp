@@ -53,6 +53,10 @@ std::string index_name(const std::string& pcap_name) {
     return (pcap ? pcap_name.substr(0, pcap_name.size() - 5) : pcap_name) + ".idx";
 }
 
+std::string writing_index_name(const std::string& pcap_name) {
+    return index_name(pcap_name) + ".partial";
+}
+
 std::string published_index_path(const std::string& pcap_path) {
     const size_t slash = pcap_path.rfind('/');
     const std::string dir = slash == std::string::npos ? "." : pcap_path.substr(0, slash);

@@ -1,5 +1,5 @@
 // The block index of one pcap file (DESIGN.md "Files"): DIRECTORY/TAP/.meta/NAME.idx for a
-// published NAME.pcap, .partial/NAME.idx beside the file being written.
+// published NAME.pcap, .meta/NAME.idx.partial for the file being written in .partial/.
 //
 //   header  "TAPRIDX1", u32 version, u32 0
 //   entry*  u32 'TBLK', u32 size, u64 offset, end, first_ns, min_ns, max_ns, u32 packets,
@@ -23,6 +23,9 @@ namespace taprec::block_index {
 
 // NAME.pcap -> NAME.idx
 std::string index_name(const std::string& pcap_name);
+// NAME.pcap -> NAME.idx.partial: in .meta/, the index of .partial/NAME.pcap while it is written
+// (.partial/ holds capture files only), renamed to NAME.idx just before the file is published.
+std::string writing_index_name(const std::string& pcap_name);
 // DIR/NAME.pcap -> DIR/.meta/NAME.idx: where the index of a published file is.
 std::string published_index_path(const std::string& pcap_path);
 

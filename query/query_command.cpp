@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -186,10 +187,11 @@ bool plan_file(FilePlan& plan, const Query& query) {
         return false;
     }
     plan.header = *header;
-    const std::string index_path = plan.writing
-                                       ? plan.tap_dir + "/.partial/" + bi::index_name(plan.name)
-                                       : plan.tap_dir + "/.meta/" + bi::index_name(plan.name);
-    const bi::IndexContents index = bi::read_index(index_path);
+    const std::string meta = plan.tap_dir + "/.meta/";
+    bi::IndexContents index = bi::read_index(meta + (plan.writing ? bi::writing_index_name(plan.name)
+                                                                  : bi::index_name(plan.name)));
+    // Closed, its index renamed, the file itself not yet: it is whole, with its whole index.
+    if (plan.writing && !index.found) index = bi::read_index(meta + bi::index_name(plan.name));
     plan.blocks_total = index.blocks.size();
     if (!index.found || (!plan.writing && !index.damage.empty())) {
         ::close(fd);
@@ -274,10 +276,11 @@ std::string mib(uint64_t bytes) {
 // Matching packets of one tap, in its files' order.
 class TapStream {
 public:
+    // `tick` is called every few thousand records read, matching or not (progress).
     TapStream(std::vector<FilePlan> files, const Query& query, bpf_program* program,
-              uint32_t link_type, uint64_t& bytes_read)
+              uint32_t link_type, uint64_t& bytes_read, std::function<void()> tick)
         : files_(std::move(files)), query_(query), program_(program), link_type_(link_type),
-          bytes_read_(bytes_read) {}
+          bytes_read_(bytes_read), tick_(std::move(tick)) {}
     ~TapStream() { close_file(); }
 
     bool next(PcapRecordView& out) {
@@ -294,6 +297,7 @@ public:
                 ++file_;
                 continue;
             }
+            if ((++records_ & 4095) == 0 && tick_) tick_();
             if (r.ts_ns < query_.from_ns || r.ts_ns > query_.to_ns) continue;
             if (program_ != nullptr) {
                 pcap_pkthdr h{};
@@ -340,6 +344,8 @@ private:
     bpf_program* program_;
     uint32_t link_type_;
     uint64_t& bytes_read_;
+    std::function<void()> tick_;
+    uint64_t records_ = 0;
     size_t file_ = 0;
     int fd_ = -1;
     std::unique_ptr<PcapRanges> reader_;
@@ -543,11 +549,6 @@ int run_query_command(const std::vector<std::string_view>& args) {
     ::signal(SIGPIPE, SIG_IGN);  // a reader that stops early is an EPIPE, not a kill
 
     uint64_t bytes_read = 0, matched = 0;
-    std::vector<std::unique_ptr<TapStream>> streams;
-    for (auto& tap : plans)
-        streams.push_back(std::make_unique<TapStream>(std::move(tap), query,
-                                                      filtering ? &program : nullptr, link_type,
-                                                      bytes_read));
     Output output(out_fd);
     bool ok = output.header(link_type);
     // One stream per tap, merged by time (ties in tap order).
@@ -569,19 +570,23 @@ int run_query_command(const std::vector<std::string_view>& args) {
                      mib(bytes_read).c_str(), mib(total_bytes).c_str(),
                      (unsigned long long)matched, double(t - start) / 1e9, final ? ", done" : "");
     };
+    std::vector<std::unique_ptr<TapStream>> streams;
+    for (auto& tap : plans)
+        streams.push_back(std::make_unique<TapStream>(std::move(tap), query,
+                                                      filtering ? &program : nullptr, link_type,
+                                                      bytes_read, [&] { progress(false); }));
     for (size_t i = 0; i < streams.size(); ++i) {
         PcapRecordView r;
         if (streams[i]->next(r)) heads.push({r, i});
     }
     // A stream's record stays valid until that stream moves on: write it before it does.
-    for (uint64_t n = 0; ok && !heads.empty(); ++n) {
+    while (ok && !heads.empty()) {
         const Head head = heads.top();
         heads.pop();
         ok = output.record(head.first);
         ++matched;
         PcapRecordView r;
         if (streams[head.second]->next(r)) heads.push({r, head.second});
-        if ((n & 1023) == 0) progress(false);
     }
     ok = ok && output.flush();
     progress(true);

@@ -149,6 +149,7 @@ TEST_CASE("every published file has a block index that covers it record by recor
             // 3 MiB files of 1 MiB blocks: several blocks a file.
             CHECK(check_indexes(out + "/w") >= 3 * published_files(out + "/w").size() - 1);
             for (const std::string& left : list_dir(out + "/w/.partial")) CHECK(left == "");
+            for (const std::string& meta : list_dir(out + "/w/.meta")) CHECK(!meta.ends_with(".partial"));
         }
     }
 }

@@ -373,7 +373,7 @@ TEST_CASE("query over an earlier run and a file repaired after a crash", "[fast]
     const std::string last = files.back();
     const std::string name = last.substr(last.rfind('/') + 1);
     std::filesystem::rename(last, tap + "/.partial/" + name);
-    std::filesystem::rename(bi::published_index_path(last), tap + "/.partial/" + bi::index_name(name));
+    std::filesystem::rename(bi::published_index_path(last), tap + "/.meta/" + bi::writing_index_name(name));
     {
         FILE* f = std::fopen((tap + "/.partial/" + name).c_str(), "a");
         std::fwrite("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a", 1, 10, f);  // half a record header
@@ -395,6 +395,7 @@ TEST_CASE("query over an earlier run and a file repaired after a crash", "[fast]
     files = published_files(tap);
     REQUIRE(std::find(files.begin(), files.end(), last) != files.end());
     for (const std::string& left : list_dir(tap + "/.partial")) CHECK(left == "");
+    for (const std::string& meta : list_dir(tap + "/.meta")) CHECK(!meta.ends_with(".partial"));
     for (const std::string filter : {"", "tcp port 21", "ip6", "host 192.168.0.1"}) {
         INFO(filter);
         std::string said;

@@ -98,8 +98,7 @@ Scan scan_file(int fd) {
     return scan;
 }
 
-// Names of the regular files in `dir`, sorted.
-std::vector<std::string> list_names(const std::string& dir) {
+std::vector<std::string> leftovers(const std::string& dir) {
     std::vector<std::string> names;
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return names;
@@ -111,13 +110,6 @@ std::vector<std::string> list_names(const std::string& dir) {
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
-    return names;
-}
-
-std::vector<std::string> leftovers(const std::string& dir) {
-    std::vector<std::string> names = list_names(dir);
-    // A block index beside its file is repaired with it (repair_one), not on its own.
-    std::erase_if(names, [](const std::string& name) { return name.ends_with(".idx"); });
     return names;
 }
 
@@ -185,11 +177,11 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
     }
     ::fsync(fd);
     ::close(fd);
-    // Its block index holds only blocks written before it (the entries that survived are true
-    // of the cut file, the query reads the rest in full): published with it, under its name.
-    const std::string partial_index = directory.partial_dir() + "/" + block_index::index_name(name);
+    // Its block index holds only blocks written before the crash (true of the cut file; a query
+    // reads the rest in full): published with it, under its name.
+    const std::string writing_index = directory.meta_dir() + "/" + block_index::writing_index_name(name);
     const std::string meta_index = directory.meta_dir() + "/" + block_index::index_name(name);
-    const bool has_index = ::rename(partial_index.c_str(), meta_index.c_str()) == 0;
+    const bool has_index = ::rename(writing_index.c_str(), meta_index.c_str()) == 0;
     // Names of a .partial file are unique in the tap folder when made; publish() still takes the
     // next sequence number should a file of that name have appeared since.
     std::string published;
@@ -301,9 +293,9 @@ RepairResult repair_partials(const OutputDirectory& directory) {
     index_unlisted(directory, result);
     for (const std::string& name : leftovers(directory.partial_dir()))
         repair_one(directory, name, result);
-    // Block indexes whose file went (removed or set aside above): nothing left to describe.
-    for (const std::string& name : list_names(directory.partial_dir()))
-        if (name.ends_with(".idx")) ::unlink((directory.partial_dir() + "/" + name).c_str());
+    // Indexes of files being written that are gone (removed or set aside above).
+    for (const std::string& name : leftovers(directory.meta_dir()))
+        if (name.ends_with(".idx.partial")) ::unlink((directory.meta_dir() + "/" + name).c_str());
     return result;
 }
 

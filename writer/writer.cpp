@@ -160,7 +160,7 @@ void Writer::index_record() noexcept {
 void Writer::open_index() noexcept {
     if (!setup_.output.index) return;
     const std::string path =
-        setup_.directory->partial_dir() + "/" + block_index::index_name(name_);
+        setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
     if (const int error = index_.open(path, setup_.output.file_mode, true, uint32_t(setup_.link_type));
         error != 0 && !index_failure_logged_) {
         index_failure_logged_ = true;
@@ -170,10 +170,10 @@ void Writer::open_index() noexcept {
     }
 }
 
-// Renamed into .meta before the pcap file is renamed into place: a published file has its
+// Renamed to NAME.idx before the pcap file is renamed into place: a published file has its
 // index from the moment it appears (or none, when this failed: query then reads it in full).
 bool Writer::publish_index(const std::string& published) noexcept {
-    const std::string from = setup_.directory->partial_dir() + "/" + block_index::index_name(name_);
+    const std::string from = setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
     const std::string to = setup_.directory->meta_dir() + "/" + block_index::index_name(file_name(published));
     return ::rename(from.c_str(), to.c_str()) == 0;
 }
@@ -281,7 +281,7 @@ void Writer::close_and_publish() noexcept {
     account(flushed);
     const std::string partial = setup_.directory->partial_path(name_);
     const std::string partial_index =
-        setup_.directory->partial_dir() + "/" + block_index::index_name(name_);
+        setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
     if (file_.packets() == 0) {
         ::unlink(partial.c_str());  // everything in it was lost: nothing worth publishing
         ::unlink(partial_index.c_str());

@@ -100,7 +100,7 @@ private:
     BufferReturn buffers_;
     std::byte* block_ = nullptr;
     PcapFile file_;
-    block_index::BlockIndexer index_;  // the open file's .partial/NAME.idx
+    block_index::BlockIndexer index_;  // the open file's .meta/NAME.idx.partial
     bool index_failure_logged_ = false;
 
     // The file being written.

@@ -85,6 +85,7 @@ struct OutputConfig {
     SyncPolicy sync = defaults::output_sync;     // close: fsync each file before publishing it
     bool direct_io = defaults::output_direct_io; // write blocks with O_DIRECT where supported
     uint32_t file_mode = defaults::output_file_mode;  // permission bits of the capture files
+    bool index = defaults::output_index;  // write each file's block index (taprec query)
 };
 
 struct StatsConfig {

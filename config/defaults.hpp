@@ -53,6 +53,8 @@ inline constexpr uint64_t on_rotate_timeout_ns = 300'000'000'000;  // 5m
 inline constexpr SyncPolicy output_sync = SyncPolicy::none;
 // O_DIRECT bypasses the page cache; off by default because tmpfs and some file systems refuse it.
 inline constexpr bool output_direct_io = false;
+// The block index `taprec query` narrows by: a few per mille of the recorded bytes.
+inline constexpr bool output_index = true;
 // Permissions of published files and .meta lines: owner reads and writes, the group (e.g. the
 // IDS's) reads, nobody else. What may be evidence is not for every local user to read.
 inline constexpr uint32_t output_file_mode = 0640;

@@ -30,7 +30,7 @@ constexpr std::string_view output_keys[] = {"directory", "name",          "forma
                                             "snaplen",   "filter",        "rotate",
                                             "retention", "on_rotate",     "on_rotate_max",
                                             "on_rotate_timeout", "sync",  "direct_io",
-                                            "file_mode"};
+                                            "file_mode", "index"};
 constexpr std::string_view rotate_keys[] = {"bytes", "seconds", "packets"};
 constexpr std::string_view retention_keys[] = {"max_bytes", "max_files", "min_free_percent"};
 constexpr std::string_view stats_keys[] = {"interval", "prometheus_textfile", "tcp_flows",
@@ -207,6 +207,7 @@ void parse_output(YamlReader& r, const Field& field, OutputConfig& output) {
     if (auto v = r.duration((*s)["on_rotate_timeout"])) output.on_rotate_timeout_ns = *v;
     if (auto v = r.choice<SyncPolicy>((*s)["sync"])) output.sync = *v;
     if (auto v = r.choice<bool>((*s)["direct_io"])) output.direct_io = *v;
+    if (auto v = r.choice<bool>((*s)["index"])) output.index = *v;
     if (auto v = r.string((*s)["file_mode"])) {
         // Octal like chmod: "0640" or "640". Quoting is advised (YAML 1.1 readers take 0640 as
         // the number 416); either way the digits are read as octal here.

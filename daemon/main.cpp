@@ -31,6 +31,7 @@
 #include "daemon/preflight.hpp"
 #include "daemon/run_as.hpp"
 #include "daemon/stats_command.hpp"
+#include "query/query_command.hpp"
 
 #ifndef TAPREC_VERSION
 #define TAPREC_VERSION "unknown"
@@ -50,6 +51,10 @@ const char* const usage_text =
     "                                  print the 2 MiB hugepages the plan needs (0: none)\n"
     "  taprec stats [--config FILE | --dir DIR] [--watch] [--json]\n"
     "                                  show the latest statistics (taprec stats --help)\n"
+    "  taprec query [--config FILE | --dir DIR] [--tap NAME] [--from TIME] [--to TIME]\n"
+    "               [-w FILE|-] [--list] [FILTER...]\n"
+    "                                  recorded packets as one pcap-ns (taprec query --help)\n"
+    "  taprec index FILE...            (re)build the block index of published files\n"
     "  taprec --version | --help\n"
     "\n"
     "Signals: SIGINT/SIGTERM drain and publish the last file, then exit 0;\n"
@@ -120,6 +125,10 @@ int main(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "stats")
         return taprec::run_stats_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "query")
+        return taprec::run_query_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "index")
+        return taprec::run_index_command({args.begin() + 1, args.end()});
     Options options;
     if (const int status = parse_options(args, options); status >= 0) return status;
 

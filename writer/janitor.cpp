@@ -1,3 +1,4 @@
+#include "index/index_file.hpp"
 #include "writer/janitor.hpp"
 
 #include <unistd.h>
@@ -84,6 +85,7 @@ void Janitor::apply_retention() {
     uint64_t deleted = 0, bytes = 0;
     for (size_t i = 0; i < decision.delete_count; ++i) {
         if (::unlink((directory_.tap_dir() + "/" + files[i].name).c_str()) != 0) continue;
+        ::unlink((directory_.meta_dir() + "/" + block_index::index_name(files[i].name)).c_str());
         ++deleted;
         bytes += files[i].bytes;
     }

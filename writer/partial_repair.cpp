@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "drivers/pcap_file_map.hpp"
+#include "index/index_file.hpp"
 #include "stats/json.hpp"
 #include "writer/pcap_file.hpp"
 
@@ -176,6 +177,11 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
     }
     ::fsync(fd);
     ::close(fd);
+    // Its block index holds only blocks written before the crash (true of the cut file; a query
+    // reads the rest in full): published with it, under its name.
+    const std::string writing_index = directory.meta_dir() + "/" + block_index::writing_index_name(name);
+    const std::string meta_index = directory.meta_dir() + "/" + block_index::index_name(name);
+    const bool has_index = ::rename(writing_index.c_str(), meta_index.c_str()) == 0;
     // Names of a .partial file are unique in the tap folder when made; publish() still takes the
     // next sequence number should a file of that name have appeared since.
     std::string published;
@@ -186,6 +192,8 @@ void repair_one(const OutputDirectory& directory, const std::string& name, Repai
         return;
     }
     const std::string file = file_name(published);
+    if (has_index && file != name)
+        ::rename(meta_index.c_str(), (directory.meta_dir() + "/" + block_index::index_name(file)).c_str());
     const std::string line = "{\"file\":" + json_string(file) +
                              ",\"first_ns\":" + std::to_string(scan.first_ns) +
                              ",\"last_ns\":" + std::to_string(scan.last_ns) +
@@ -285,6 +293,9 @@ RepairResult repair_partials(const OutputDirectory& directory) {
     index_unlisted(directory, result);
     for (const std::string& name : leftovers(directory.partial_dir()))
         repair_one(directory, name, result);
+    // Indexes of files being written that are gone (removed or set aside above).
+    for (const std::string& name : leftovers(directory.meta_dir()))
+        if (name.ends_with(".idx.partial")) ::unlink((directory.meta_dir() + "/" + name).c_str());
     return result;
 }
 

@@ -103,6 +103,7 @@ void PcapFile::append(const PacketRef& packet, const PacketSource* source,
     std::byte* p = buffer_ + used_;
     p = put_record_header(p, packet, nanosecond_);
     copy_packet(packet, source, p, packet.caplen);
+    last_frame_ = {p, packet.caplen};
     used_ += record;
     ++packets_;
     ++buffered_packets_[packet.port];
@@ -125,8 +126,10 @@ void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
         return;
     }
     flushed_size_ += block_size_;
+    ++blocks_written_;
     count_written(flushed);
     split_head_ = head;
+    last_frame_ = {staging_.get() + record_header_size, caplen};
     std::memcpy(buffer_, staging_.get() + head, record - head);
     used_ = record - head;
     ++packets_;
@@ -161,6 +164,7 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
     // A full disk or an I/O error: cut the file back to its last whole record so it stays
     // valid, and count what the buffer held as lost by the writer.
     flushed.error = error;
+    ++blocks_failed_;
     flushed_size_ -= split_head_;
     split_head_ = 0;
     if (ftruncate(fd_, static_cast<off_t>(flushed_size_)) == 0) {}
@@ -196,6 +200,7 @@ void PcapFile::flush(FlushResult& flushed) noexcept {
         cut_back(flushed, error, -1);
         return;
     }
+    if (used_ != 0) ++blocks_written_;
     flushed_size_ += used_;
     used_ = 0;
     split_head_ = 0;

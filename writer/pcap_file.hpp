@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "drivers/buffer_return.hpp"
@@ -67,6 +68,13 @@ public:
     // failed fsync, else 0.
     int close(FlushResult& flushed, bool sync) noexcept;
 
+    // Writes of buffered records that succeeded, and that failed (their records lost): what the
+    // block index follows to know when its pending records reached the file.
+    uint64_t blocks_written() const noexcept { return blocks_written_; }
+    uint64_t blocks_failed() const noexcept { return blocks_failed_; }
+    // The bytes of the frame append() last took, where it copied them (valid until the next call).
+    std::span<const std::byte> last_frame() const noexcept { return last_frame_; }
+
     static constexpr size_t direct_alignment = 4096;
 
 private:
@@ -97,6 +105,9 @@ private:
     // Records sitting in the buffer, per port: what a flush turns into written, or into lost.
     std::array<uint64_t, max_ports_per_tap> buffered_packets_{};
     std::array<uint64_t, max_ports_per_tap> buffered_bytes_{};
+    uint64_t blocks_written_ = 0;
+    uint64_t blocks_failed_ = 0;
+    std::span<const std::byte> last_frame_;
 };
 
 }  // namespace taprec

@@ -96,9 +96,15 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
             counters_.dropped_writer[p.port].add(1);
             continue;
         }
+        const uint64_t written_before = file_.blocks_written();
+        const uint64_t failed_before = file_.blocks_failed();
+        const uint64_t packets_before = file_.packets();
         file_.append(p, setup_.sources[p.port], flushed);
+        index_written(written_before, failed_before);
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
+        if (file_.packets() != packets_before) [[likely]]  // else lost with a failed write
+            index_record();
         newest_ts_ns_ = std::max(newest_ts_ns_, p.ts_ns);
     }
     account(flushed);
@@ -120,8 +126,57 @@ void Writer::flush_unwritten() noexcept {
     unwritten_since_ns_ = 0;
     if (!file_.is_open() || file_.direct()) return;  // a partial block would end O_DIRECT
     FlushResult flushed;
+    const uint64_t written_before = file_.blocks_written();
+    const uint64_t failed_before = file_.blocks_failed();
     file_.flush(flushed);
+    index_written(written_before, failed_before);
     account(flushed);
+}
+
+void Writer::index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept {
+    if (!index_.is_open()) return;
+    if (file_.blocks_failed() != blocks_failed_before) [[unlikely]] {
+        index_.discard();
+    } else if (file_.blocks_written() != blocks_written_before) {
+        if (const int error = index_.seal(); error != 0 && !index_failure_logged_) {
+            index_failure_logged_ = true;
+            notices_.add(NoticeLevel::warning,
+                         "block index of " + setup_.directory->partial_path(name_) +
+                             " cannot be written: " + std::strerror(error) +
+                             "; taprec query reads the rest of this file in full (logged once)");
+        }
+    }
+}
+
+void Writer::index_record() noexcept {
+    if (!index_.is_open()) return;
+    const std::span<const std::byte> frame = file_.last_frame();
+    const uint64_t record = PcapFile::record_header_size + frame.size();
+    // The time as the file keeps it: a microsecond file loses the nanoseconds.
+    const uint64_t ts = setup_.output.format == OutputFormat::pcap_ns ? last_ts_ns_
+                                                                       : last_ts_ns_ - last_ts_ns_ % 1000;
+    index_.add(frame, ts, file_.size() - record, record);
+}
+
+void Writer::open_index() noexcept {
+    if (!setup_.output.index) return;
+    const std::string path =
+        setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
+    if (const int error = index_.open(path, setup_.output.file_mode, true, uint32_t(setup_.link_type));
+        error != 0 && !index_failure_logged_) {
+        index_failure_logged_ = true;
+        notices_.add(NoticeLevel::warning, "block index " + path + " cannot be created: " +
+                                               std::strerror(error) +
+                                               "; taprec query reads such files in full (logged once)");
+    }
+}
+
+// Renamed to NAME.idx before the pcap file is renamed into place: a published file has its
+// index from the moment it appears (or none, when this failed: query then reads it in full).
+bool Writer::publish_index(const std::string& published) noexcept {
+    const std::string from = setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
+    const std::string to = setup_.directory->meta_dir() + "/" + block_index::index_name(file_name(published));
+    return ::rename(from.c_str(), to.c_str()) == 0;
 }
 
 // A timestamp far ahead of the wall clock (a clock step, a bogus hardware stamp) would name the
@@ -199,6 +254,7 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
                                                " refuses O_DIRECT; writing through the page cache");
     }
     retry_open_ns_ = 0;
+    open_index();
     first_ts_ns_ = first_ts_ns;
     last_ts_ns_ = first_ts_ns;
     file_packets_ = {};
@@ -211,7 +267,13 @@ void Writer::close_and_publish() noexcept {
     if (!file_.is_open()) return;
     unwritten_since_ns_ = 0;
     FlushResult flushed;
-    if (const int error = file_.close(flushed, setup_.output.sync == SyncPolicy::close); error != 0) {
+    const uint64_t written_before = file_.blocks_written();
+    const uint64_t failed_before = file_.blocks_failed();
+    const int sync_error = file_.close(flushed, setup_.output.sync == SyncPolicy::close);
+    index_written(written_before, failed_before);
+    const bool indexed = index_.is_open();
+    index_.close();
+    if (const int error = sync_error; error != 0) {
         file_counters_.sync_errors.add(1);
         notices_.add(NoticeLevel::error, "fsync of " + setup_.directory->partial_path(name_) +
                                              " failed: " + std::strerror(error) +
@@ -219,10 +281,17 @@ void Writer::close_and_publish() noexcept {
     }
     account(flushed);
     const std::string partial = setup_.directory->partial_path(name_);
+    const std::string partial_index =
+        setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
     if (file_.packets() == 0) {
         ::unlink(partial.c_str());  // everything in it was lost: nothing worth publishing
+        ::unlink(partial_index.c_str());
         return;
     }
+    // publish() takes the next free name on a clash; the index goes first under the name the
+    // file had when made, and follows it should that change.
+    if (indexed && !publish_index(setup_.directory->tap_dir() + "/" + name_))
+        ::unlink(partial_index.c_str());
     std::string published;
     try {
         published = setup_.directory->publish(name_);
@@ -232,6 +301,11 @@ void Writer::close_and_publish() noexcept {
         return;
     }
     counters_.files.add(1);
+    if (file_name(published) != name_) {
+        const std::string meta = setup_.directory->meta_dir() + "/";
+        ::rename((meta + block_index::index_name(name_)).c_str(),
+                 (meta + block_index::index_name(file_name(published))).c_str());
+    }
 
     const TapSnapshot now = setup_.totals_so_far ? setup_.totals_so_far() : TapSnapshot{};
     const TapSnapshot& before = totals_at_last_publish_;

@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "drivers/buffer_return.hpp"
+#include "index/index_file.hpp"
 #include "ring/ordered_merge.hpp"
 #include "ring/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
@@ -80,6 +81,11 @@ private:
     void account(const FlushResult& flushed) noexcept;
     uint64_t clamp(const PacketRef& p, uint64_t now_ns) noexcept;
     bool rotation_due(const PacketRef& next) const noexcept;
+    // The block index follows the file: seal what reached it, drop what a failed write lost.
+    void index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept;
+    void index_record() noexcept;
+    void open_index() noexcept;
+    bool publish_index(const std::string& published) noexcept;
 
     static constexpr int bursts_per_step = 16;
 
@@ -88,6 +94,8 @@ private:
     BufferReturn buffers_;
     std::byte* block_ = nullptr;
     PcapFile file_;
+    block_index::BlockIndexer index_;  // the open file's .meta/NAME.idx.partial
+    bool index_failure_logged_ = false;
 
     // The file being written.
     std::string name_;

@@ -1,0 +1,110 @@
+// BlockSummary: what one block of a pcap file holds, as `taprec query` needs it to skip the
+// block: its time span, the IP protocols (exactly, 256 bits), and the addresses (IPv4, IPv6) and
+// ports in a Bloom filter. The filter can answer "maybe" for a key the block lacks (the false
+// positive rate is measured in bench/query and written in README), never "no" for one it holds.
+//
+// The filter starts at max_bloom_bits and is folded in halves when the block is sealed while it
+// stays sparse: bit = hash & (bits - 1), so a folded filter answers for the same keys, and a
+// block of a quiet link costs a few dozen bytes instead of 4 KiB.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace taprec::block_index {
+
+inline constexpr uint32_t max_bloom_bits = 32768;
+inline constexpr uint32_t min_bloom_bits = 256;
+inline constexpr int bloom_hashes = 3;
+
+// Facts about the packets of a block besides their keys.
+enum BlockFlag : uint32_t {
+    has_ipv4 = 1u << 0,
+    has_ipv6 = 1u << 1,
+    has_arp = 1u << 2,   // ARP or RARP
+    has_vlan = 1u << 3,  // at least one 802.1Q / 802.1ad tag
+    // A frame whose headers could not be read as far as a filter might look (cut short, a link
+    // type the index does not know): no key is trusted to be missing, the block must be read.
+    must_read = 1u << 4,
+};
+
+// The keys, hashed; the query hashes the addresses and ports of a filter the same way.
+uint64_t ipv4_key(const uint8_t* address) noexcept;   // 4 bytes, network order
+uint64_t ipv6_key(const uint8_t* address) noexcept;   // 16 bytes
+uint64_t port_key(uint16_t port) noexcept;
+
+struct BlockSummary {
+    uint64_t offset = 0;    // file offset of the block's first record
+    uint64_t end = 0;       // file offset just past its last record
+    uint64_t first_ns = 0;  // time of the record at `offset` (checks the index fits the file)
+    uint64_t min_ns = 0;    // earliest and latest time in the block (late packets included)
+    uint64_t max_ns = 0;
+    uint32_t packets = 0;
+    uint32_t flags = 0;
+    std::array<uint64_t, 4> protocols{};  // bit n: some packet carries IP protocol n
+    uint32_t bloom_bits = max_bloom_bits;
+    std::array<uint64_t, max_bloom_bits / 64> bloom{};
+    // seen_flow()'s memory; `rest` always has bit 63 set, so a cleared slot never matches.
+    std::array<std::array<uint64_t, 2>, 1024> recent_flows{};
+
+    void clear() noexcept;
+    void add_key(uint64_t key) noexcept {
+        const uint32_t h1 = uint32_t(key), h2 = uint32_t(key >> 32) | 1u;
+        for (int i = 0; i < bloom_hashes; ++i) {
+            const uint32_t bit = (h1 + uint32_t(i) * h2) & (bloom_bits - 1);
+            bloom[bit / 64] |= uint64_t{1} << (bit % 64);
+        }
+    }
+    bool may_hold(uint64_t key) const noexcept {
+        const uint32_t h1 = uint32_t(key), h2 = uint32_t(key >> 32) | 1u;
+        for (int i = 0; i < bloom_hashes; ++i) {
+            const uint32_t bit = (h1 + uint32_t(i) * h2) & (bloom_bits - 1);
+            if ((bloom[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+        }
+        return true;
+    }
+    void add_protocol(uint8_t protocol) noexcept {
+        protocols[protocol / 64] |= uint64_t{1} << (protocol % 64);
+    }
+    bool has_protocol(uint8_t protocol) const noexcept {
+        return (protocols[protocol / 64] >> (protocol % 64)) & 1u;
+    }
+    // Record one packet's time (as stored in the file) at `record_offset`, `record_size` bytes.
+    void add_record(uint64_t ts_ns, uint64_t record_offset, uint64_t record_size) noexcept {
+        if (packets == 0) {
+            offset = record_offset;
+            first_ns = min_ns = max_ns = ts_ns;
+        }
+        min_ns = ts_ns < min_ns ? ts_ns : min_ns;
+        max_ns = ts_ns > max_ns ? ts_ns : max_ns;
+        end = record_offset + record_size;
+        ++packets;
+    }
+    // An IPv4 flow (addresses, protocol, ports; both directions alike) whose keys this block
+    // holds already: a block of a busy link repeats its flows many times, and a repeat costs a
+    // compare instead of four hashes.
+    // Returns true when it was there; remembers it otherwise.
+    bool seen_flow(uint64_t addresses, uint64_t rest) noexcept {
+        const size_t slot = size_t(((addresses * 0x9e3779b97f4a7c15ULL) ^ (rest * 0xc2b2ae3d27d4eb4fULL)) >> 54);
+        if (recent_flows[slot][0] == addresses && recent_flows[slot][1] == rest) return true;
+        recent_flows[slot][0] = addresses;
+        recent_flows[slot][1] = rest;
+        return false;
+    }
+    // Halve the filter while it stays sparse (at most a sixteenth of its bits set: a false
+    // positive rate of about (1/16)^3 = 0.02 % per key; bench/query measures it).
+    void fold() noexcept;
+};
+
+// Add the keys of one frame (`link_type`: LINKTYPE_* of the file) to `summary`. Conservative
+// by construction: every address, port and protocol that libpcap's filters for host, port,
+// portrange, proto, tcp/udp/..., ip, ip6, arp and vlan could read in this frame is added, and a
+// frame cut short of where they could read marks the block must_read.
+void add_frame_keys(std::span<const std::byte> frame, uint32_t link_type,
+                    BlockSummary& summary) noexcept;
+
+}  // namespace taprec::block_index

@@ -1,0 +1,229 @@
+// The block index written while recording (index/): every published file has one in .meta/,
+// whose entries cover the file record by record with the right times and counts, and hold every
+// address, port and protocol of their records; the frame walker marks what it cannot read.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "daemon_run.hpp"
+#include "drivers/packet_headers.hpp"
+#include "index/block_summary.hpp"
+#include "index/index_file.hpp"
+
+using namespace test_support;
+namespace bi = taprec::block_index;
+
+namespace {
+
+struct Record {
+    uint64_t offset = 0;
+    uint64_t ts_ns = 0;
+    std::vector<std::byte> frame;
+};
+
+// The records of a pcap file taprec wrote (host byte order), with their offsets.
+std::vector<Record> records_of(const std::string& path, bool& nanoseconds, uint32_t& link_type) {
+    const std::string bytes = read_file(path);
+    REQUIRE(bytes.size() >= 24);
+    uint32_t magic;
+    std::memcpy(&magic, bytes.data(), 4);
+    nanoseconds = magic == 0xa1b23c4d;
+    std::memcpy(&link_type, bytes.data() + 20, 4);
+    std::vector<Record> records;
+    for (size_t at = 24; at + 16 <= bytes.size();) {
+        uint32_t h[4];
+        std::memcpy(h, bytes.data() + at, 16);
+        REQUIRE(at + 16 + h[2] <= bytes.size());
+        Record r;
+        r.offset = at;
+        r.ts_ns = uint64_t(h[0]) * 1'000'000'000u + (nanoseconds ? h[1] : uint64_t(h[1]) * 1000);
+        const auto* data = reinterpret_cast<const std::byte*>(bytes.data() + at + 16);
+        r.frame.assign(data, data + h[2]);
+        records.push_back(std::move(r));
+        at += 16 + h[2];
+    }
+    return records;
+}
+
+// A capture repeated one copy after the other in time to about 6 MB: files of several blocks.
+std::string repeated_capture(const TempDir& dir, const std::string& name) {
+    const Capture input = read_capture(test_data(name));
+    const int copies = int(6'000'000 / std::filesystem::file_size(test_data(name))) + 1;
+    Capture out = input;
+    out.packets.clear();
+    uint64_t t = 1'700'000'000'000'000'000ull;
+    for (int i = 0; i < copies; ++i)
+        for (const Packet& p : input.packets) {
+            out.packets.push_back(p);
+            out.packets.back().ts_ns = t;
+            t += 1000 + (p.ts_ns % 7);  // distinct nanoseconds, in order
+        }
+    const std::string path = dir.path() + "/" + name + ".repeated.pcap";
+    write_capture(path, out);
+    return path;
+}
+
+// Everything an independent parser (drivers/packet_headers) finds in a frame is in its block.
+void require_keys_held(const bi::IndexContents& index, const bi::IndexedBlock& block,
+                       const Record& r, uint32_t link_type) {
+    const taprec::PacketHeaders h = taprec::parse_headers(r.frame, int(link_type));
+    if (block.flags & bi::must_read) return;
+    if (h.network == taprec::PacketHeaders::Network::ipv4) {
+        CHECK((block.flags & bi::has_ipv4) != 0);
+        CHECK(index.may_hold(block, bi::ipv4_key(h.src_addr.data())));
+        CHECK(index.may_hold(block, bi::ipv4_key(h.dst_addr.data())));
+    } else if (h.network == taprec::PacketHeaders::Network::ipv6) {
+        CHECK((block.flags & bi::has_ipv6) != 0);
+        CHECK(index.may_hold(block, bi::ipv6_key(h.src_addr.data())));
+        CHECK(index.may_hold(block, bi::ipv6_key(h.dst_addr.data())));
+    }
+    if (h.network != taprec::PacketHeaders::Network::none) CHECK(block.has_protocol(h.protocol));
+    if (h.has_ports) {
+        CHECK(index.may_hold(block, bi::port_key(h.src_port)));
+        CHECK(index.may_hold(block, bi::port_key(h.dst_port)));
+    }
+}
+
+// Checks the index of every published file of `tap_dir`; returns the number of blocks.
+size_t check_indexes(const std::string& tap_dir) {
+    size_t blocks = 0;
+    for (const std::string& file : published_files(tap_dir)) {
+        const std::string& path = file;
+        INFO(path);
+        const bi::IndexContents index = bi::read_index(bi::published_index_path(path));
+        REQUIRE(index.found);
+        REQUIRE(index.damage == "");
+        bool ns = false;
+        uint32_t link_type = 0;
+        const std::vector<Record> records = records_of(path, ns, link_type);
+        REQUIRE(!index.blocks.empty());
+        struct stat st{};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        CHECK(index.covered_end() == uint64_t(st.st_size));
+        size_t next = 0;
+        for (const bi::IndexedBlock& block : index.blocks) {
+            REQUIRE(next < records.size());
+            CHECK(records[next].offset == block.offset);
+            CHECK(records[next].ts_ns == block.first_ns);
+            uint64_t min = UINT64_MAX, max = 0;
+            uint32_t n = 0;
+            for (; next < records.size() && records[next].offset < block.end; ++next, ++n) {
+                min = std::min(min, records[next].ts_ns);
+                max = std::max(max, records[next].ts_ns);
+                require_keys_held(index, block, records[next], link_type);
+            }
+            CHECK(n == block.packets);
+            CHECK(min == block.min_ns);
+            CHECK(max == block.max_ns);
+            CHECK(block.bloom_bits >= bi::min_bloom_bits);
+            CHECK(block.bloom_bits <= bi::max_bloom_bits);
+        }
+        CHECK(next == records.size());
+        blocks += index.blocks.size();
+    }
+    return blocks;
+}
+
+}  // namespace
+
+TEST_CASE("every published file has a block index that covers it record by record",
+          "[fast][index]") {
+    for (const char* name : {"ftp-ipv4.pcap", "vlan-http-session.pcap", "ftp-ipv6.pcap",
+                             "ipv6-fragmented-dns.pcap", "loopback-oversized-frames.pcap",
+                             "usec-be-pptp.pcap"}) {
+        INFO(name);
+        TempDir dir;
+        const std::string capture = repeated_capture(dir, name);
+        const std::string out = dir.path() + "/out";
+        for (const std::string format : {"pcap-ns", "pcap"}) {
+            INFO(format);
+            std::filesystem::remove_all(out);
+            write_file(dir.path() + "/c.yaml",
+                       file_port_config(capture, out, "max",
+                                        "  format: " + format + "\n  rotate: {bytes: 3MiB}\n"));
+            const RunResult run = run_taprec({"--config", dir.path() + "/c.yaml"});
+            REQUIRE(run.exit_code == 0);
+            // 3 MiB files of 1 MiB blocks: several blocks a file.
+            CHECK(check_indexes(out + "/w") >= 3 * published_files(out + "/w").size() - 1);
+            for (const std::string& left : list_dir(out + "/w/.partial")) CHECK(left == "");
+            for (const std::string& meta : list_dir(out + "/w/.meta")) CHECK(!meta.ends_with(".partial"));
+        }
+    }
+}
+
+TEST_CASE("output.index: false writes no block index", "[fast][index]") {
+    TempDir dir;
+    const std::string out = dir.path() + "/out";
+    write_file(dir.path() + "/c.yaml", file_port_config(test_data("ftp-ipv4.pcap"), out, "max",
+                                                        "  index: false\n"));
+    REQUIRE(run_taprec({"--config", dir.path() + "/c.yaml"}).exit_code == 0);
+    REQUIRE(published_files(out + "/w").size() == 1);
+    for (const std::string& name : list_dir(out + "/w/.meta")) CHECK(!name.ends_with(".idx"));
+}
+
+TEST_CASE("the frame walker keeps what libpcap could read and marks what it cannot",
+          "[fast][index]") {
+    auto frame = [](std::initializer_list<int> bytes) {
+        std::vector<std::byte> f;
+        for (int b : bytes) f.push_back(std::byte(b));
+        return f;
+    };
+    // Ethernet, two VLAN tags, IPv4 TCP 10.0.0.1:1234 -> 10.0.0.2:80
+    std::vector<std::byte> f = frame({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xa8, 0, 10,
+                                      0x81, 0x00, 0, 20, 0x08, 0x00,
+                                      0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1,
+                                      10, 0, 0, 2, 0x04, 0xd2, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0,
+                                      0x50, 0x02, 0, 0, 0, 0, 0, 0});
+    bi::BlockSummary s;
+    bi::add_frame_keys(f, 1, s);
+    const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2}, c[4] = {10, 0, 0, 3};
+    CHECK(s.flags == (bi::has_vlan | bi::has_ipv4));
+    CHECK(s.may_hold(bi::ipv4_key(a)));
+    CHECK(s.may_hold(bi::ipv4_key(b)));
+    CHECK(!s.may_hold(bi::ipv4_key(c)));
+    CHECK(s.may_hold(bi::port_key(1234)));
+    CHECK(s.may_hold(bi::port_key(80)));
+    CHECK(!s.may_hold(bi::port_key(81)));
+    CHECK(s.has_protocol(6));
+    CHECK(!s.has_protocol(17));
+    s.fold();
+    CHECK(s.bloom_bits == bi::min_bloom_bits);  // four keys: folded all the way
+    CHECK(s.may_hold(bi::ipv4_key(a)));
+    CHECK(s.may_hold(bi::port_key(80)));
+
+    // Cut inside the TCP ports: must be read.
+    bi::BlockSummary cut;
+    bi::add_frame_keys(std::span(f).first(f.size() - 20 - 18), 1, cut);
+    CHECK((cut.flags & bi::must_read) != 0);
+
+    // IPv6 with a hop-by-hop header before UDP: both next-header values are kept, and the ports.
+    std::vector<std::byte> v6 = frame({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd,
+                                       0x60, 0, 0, 0, 0, 16, 0, 64});
+    for (int i = 0; i < 32; ++i) v6.push_back(std::byte(i));
+    for (int x : {17, 0, 0, 0, 0, 0, 0, 0, 0, 53, 0x30, 0x39, 0, 8, 0, 0}) v6.push_back(std::byte(x));
+    bi::BlockSummary s6;
+    bi::add_frame_keys(v6, 1, s6);
+    CHECK(s6.flags == bi::has_ipv6);
+    CHECK(s6.has_protocol(0));
+    CHECK(s6.has_protocol(17));
+    CHECK(s6.may_hold(bi::port_key(53)));
+    CHECK(s6.may_hold(bi::port_key(12345)));
+
+    // ARP: libpcap's `host` reads its sender and target addresses.
+    std::vector<std::byte> arp = frame({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x06,
+                                        0, 1, 8, 0, 6, 4, 0, 1, 1, 2, 3, 4, 5, 6, 10, 0, 0, 1,
+                                        0, 0, 0, 0, 0, 0, 10, 0, 0, 3});
+    bi::BlockSummary sa;
+    bi::add_frame_keys(arp, 1, sa);
+    CHECK(sa.flags == bi::has_arp);
+    CHECK(sa.may_hold(bi::ipv4_key(a)));
+    CHECK(sa.may_hold(bi::ipv4_key(c)));
+
+    // A link type the walker does not know: every block with it must be read.
+    bi::BlockSummary unknown;
+    bi::add_frame_keys(f, 147, unknown);
+    CHECK((unknown.flags & bi::must_read) != 0);
+}

@@ -64,6 +64,8 @@ public:
 private:
     PerPort<PortTotals> totals_so_far() const;
 
+    int open_ports(const Config& config, const TapConfig& tap, const TapPlan& plan);
+    void open_output(const Config& config);
     int single_core(const TapCores& cores) const;
     bool all_ports_wait_on_fd() const;
     bool single_core_or_unpinned(const TapCores& cores) const;

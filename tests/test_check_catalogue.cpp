@@ -99,6 +99,9 @@ std::vector<Refusal> catalogue() {
          "6: taps[0].b.device", "configured for two ports"},
         {"a pool that would starve the port", dpdk_port("net_null0", "  mbufs_per_port: 1023\n"),
          "3: dpdk.mbufs_per_port", "would starve"},
+        {"-m in dpdk.eal below what the pools need, under --no-huge",
+         replace_all(dpdk_port("net_null0"), "\"--no-huge\"]", "\"--no-huge\", \"-m\", \"300\"]"),
+         "2: dpdk.eal", "-m 300 in dpdk.eal"},
         {"more memory than the machine has, under --no-huge",
          dpdk_port("net_null0", "  mbufs_per_port: 4294967295\n"), "3: dpdk.mbufs_per_port",
          "of memory are available"},
@@ -201,7 +204,8 @@ TEST_CASE("relative paths resolve against the configuration file's folder, not t
                        "ring_capacity: 1024\n"
                        "threads: {idle: sleep}\n"
                        "output:\n"
-                       "  directory: out\n");
+                       "  directory: out\n"
+                       "stats: {prometheus_textfile: taprec.prom}\n");
     const RunResult check = run_taprec({"--config", config, "--check"}, {}, 20);
     INFO(check.output);
     REQUIRE(check.exit_code == 0);
@@ -213,4 +217,5 @@ TEST_CASE("relative paths resolve against the configuration file's folder, not t
     REQUIRE(run.exit_code == 0);
     CHECK(published_packets(dir.path() + "/out/t").size() == 10);
     CHECK(published_packets(dir.path() + "/out/d").size() == 10);
+    CHECK(contains(read_file(dir.path() + "/taprec.prom"), "taprec_"));
 }

@@ -82,6 +82,12 @@ std::vector<Refusal> catalogue() {
          "4: threads.workers[0]", "1000"},
         {"a user that does not exist", pcap_port(icmp) + "user: taprec-no-such-user\n", "7: user",
          "taprec-no-such-user"},
+        {"two net_pcap replays of different link types",
+         "dpdk:\n  eal: [\"--no-huge\"]\ntaps:\n  - name: t\n"
+         "    a: {driver: dpdk, device: \"net_pcap0,rx_pcap=" + ftp + "\"}\n"
+         "    b: {driver: dpdk, device: \"net_pcap1,rx_pcap=" + test_data("nsec-le-tcp-handshake.pcap") +
+         "\"}\noutput:\n  directory: DIR/out\n",
+         "6: taps[0].b.device", "link type"},
         {"a net_pcap rx_pcap file that is not there", dpdk_port("net_pcap0,rx_pcap=DIR/missing.pcap"),
          "5: taps[0].a.device", "missing.pcap"},
         {"a net_pcap rx_pcap pcapng whose interfaces libpcap cannot read",

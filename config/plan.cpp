@@ -63,6 +63,26 @@ PortPlan plan_port(const Config& config, const TapConfig& tap, const PortConfig&
     return p;
 }
 
+bool is_net_pcap(const PortConfig& port) {
+    return port.driver == DriverKind::dpdk && parse_dpdk_device(port.device).driver == "net_pcap";
+}
+
+// The clock the drivers will choose for this tap (drivers/dpdk_port's choose_clock, pcap_source).
+std::string tap_clock(const TapConfig& tap) {
+    const bool dpdk = tap.a.driver == DriverKind::dpdk;
+    if (!dpdk) return "libpcap's stamps (the kernel's on a live interface, the file's on a replay)";
+    const bool all_net_pcap = is_net_pcap(tap.a) && (!tap.b || is_net_pcap(*tap.b));
+    switch (tap.timestamps) {
+    case TimestampSource::software: return "the TSC, read per burst and anchored to CLOCK_REALTIME";
+    case TimestampSource::hardware:
+        return all_net_pcap ? "net_pcap's own stamps (the file's time, in microseconds)"
+                            : "the NIC's RX timestamps (refused at start by a NIC without them)";
+    case TimestampSource::automatic: break;
+    }
+    return all_net_pcap ? "net_pcap's own stamps (the file's time, in microseconds)"
+                        : "the TSC, read per burst and anchored to CLOCK_REALTIME";
+}
+
 DpdkPlan plan_dpdk(const Config& config, const std::vector<TapPlan>& taps) {
     DpdkPlan d;
     d.no_huge = eal_option_given(config.dpdk.eal, "--no-huge");
@@ -190,7 +210,7 @@ void print_tap(std::ostream& out, const Config& config, const TapPlan& plan, con
     row(out, "rings", std::to_string(plan.workers * plan.ports.size()) + " rx_to_worker and " +
                           std::to_string(plan.workers) + " worker_to_writer of " +
                           std::to_string(plan.ring_capacity) + " packets");
-    row(out, "timestamps", std::string(name_of(tap.timestamps)));
+    row(out, "timestamps", std::string(name_of(tap.timestamps)) + ": " + plan.clock);
     row(out, "reorder", format_duration(tap.reorder_window_ns));
     row(out, "files", plan.directory + "  (in progress: .partial/, index and stats: .meta/)");
 }
@@ -230,6 +250,7 @@ RunPlan make_plan(const Config& config, const MachineFacts& machine) {
         for (const PortPlan& p : tp.ports) tp.workers = std::max(tp.workers, p.queues == 1 ? 0u : p.workers);
         tp.ring_capacity = config.ring_capacity;
         tp.directory = tap_directory(config, tap);
+        tp.clock = tap_clock(tap);
         plan.taps.push_back(std::move(tp));
     }
     plan.dpdk = plan_dpdk(config, plan.taps);

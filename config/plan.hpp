@@ -51,6 +51,7 @@ struct TapPlan {
     bool workers_auto = false;
     uint32_t ring_capacity = 0;
     std::string directory;        // DIRECTORY/NAME/
+    std::string clock;            // where the tap's timestamps come from, in words
 };
 
 struct DpdkPlan {

@@ -86,10 +86,34 @@ bool capture_device_exists(const std::string& name) {
     return found;
 }
 
-// A pcap port: its interface exists, or its file opens. Returns the file's link type, else -1.
+// A net_pcap vdev's rx_pcap file: present and readable through its first record.
+// Returns its link type, else -1.
+int check_replay_file(const PortConfig& port, const std::string& key, const Config& config,
+                      std::vector<ConfigError>& errors) {
+    const DpdkDevice device = parse_dpdk_device(port.device);
+    const auto file = device.arg("rx_pcap");
+    if (device.driver != "net_pcap" || !file) return -1;
+    int link_type = -1;
+    if (const std::string problem = capture_file_problem(*file, link_type); !problem.empty()) {
+        errors.push_back(config.error(key + ".device", "rx_pcap \"" + *file + "\": " + problem +
+                                                           "; give an existing, readable pcap file"));
+        return -1;
+    }
+    return link_type;
+}
+
+// The capture a port replays, for messages: its file, or its net_pcap rx_pcap file.
+std::string capture_of(const PortConfig& port) {
+    if (port.driver == DriverKind::pcap) return port.file;
+    return parse_dpdk_device(port.device).arg("rx_pcap").value_or(port.device);
+}
+
+
+// A port: its interface exists, or its file (or net_pcap rx_pcap file) reads. Returns the
+// file's link type, else -1.
 int check_port(const PortConfig& port, const std::string& key, const Config& config,
                std::vector<ConfigError>& errors) {
-    if (port.driver != DriverKind::pcap) return -1;
+    if (port.driver == DriverKind::dpdk) return check_replay_file(port, key, config, errors);
     if (!port.interface.empty()) {
         if (!capture_device_exists(port.interface))
             errors.push_back(config.error(key + ".interface",
@@ -110,18 +134,6 @@ int check_port(const PortConfig& port, const std::string& key, const Config& con
     return link_type;
 }
 
-// A net_pcap vdev's rx_pcap file: present and readable through its first record.
-void check_replay_file(const PortConfig& port, const std::string& key, const Config& config,
-                       std::vector<ConfigError>& errors) {
-    if (port.driver != DriverKind::dpdk) return;
-    const DpdkDevice device = parse_dpdk_device(port.device);
-    const auto file = device.arg("rx_pcap");
-    if (device.driver != "net_pcap" || !file) return;
-    int link_type = -1;
-    if (const std::string problem = capture_file_problem(*file, link_type); !problem.empty())
-        errors.push_back(config.error(key + ".device", "rx_pcap \"" + *file + "\": " + problem +
-                                                           "; give an existing, readable pcap file"));
-}
 
 // The cores a thread of this process can be pinned to. Not sched_getaffinity's answer: under
 // isolcpus= every process starts with the isolated cores left out of its mask, yet pinning a
@@ -258,14 +270,13 @@ std::vector<ConfigError> preflight(const Config& config, const RunPlan& plan,
         const std::string key = "taps[" + std::to_string(t) + "]";
         const int a_link_type = check_port(tap.a, key + ".a", config, errors);
         const int b_link_type = tap.b ? check_port(*tap.b, key + ".b", config, errors) : -1;
-        check_replay_file(tap.a, key + ".a", config, errors);
-        if (tap.b) check_replay_file(*tap.b, key + ".b", config, errors);
         if (link_type < 0) link_type = a_link_type >= 0 ? a_link_type : b_link_type;
         if (a_link_type >= 0 && b_link_type >= 0 && a_link_type != b_link_type)
             errors.push_back(config.error(
-                key + ".b.file",
-                "\"" + tap.b->file + "\" has link type " + link_type_name(b_link_type) +
-                    " but port a's \"" + tap.a.file + "\" has " + link_type_name(a_link_type) +
+                key + (tap.b->driver == DriverKind::dpdk ? ".b.device" : ".b.file"),
+                "\"" + capture_of(*tap.b) + "\" has link type " + link_type_name(b_link_type) +
+                    " but port a's \"" + capture_of(tap.a) + "\" has " +
+                    link_type_name(a_link_type) +
                     "; both directions go into one pcap file, so give captures of one link type"));
     }
     const std::vector<int> cores = pinnable_cores();

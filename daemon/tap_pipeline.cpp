@@ -47,9 +47,8 @@ void log_notice(const std::string& prefix, const Notice& n) {
 
 }  // namespace
 
-TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPlan& plan,
-                         const std::atomic<uint64_t>& rotate_generation)
-    : tap_(tap), idle_policy_(config.threads.idle) {
+// Each port with its slice of the plan; both must have one link type, which this returns.
+int TapPipeline::open_ports(const Config& config, const TapConfig& tap, const TapPlan& plan) {
     PortOptions options;
     options.snaplen = config.output.snaplen;
     options.timestamps = tap.timestamps;
@@ -65,6 +64,29 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
                                  sources_[1]->describe() + ") has " +
                                  std::to_string(sources_[1]->link_type()) +
                                  "; both directions must go into one pcap file");
+    return link_type;
+}
+
+// The tap's folder, and the leftovers of a crash, before anything new is written: published
+// (and hooked) or set aside.
+void TapPipeline::open_output(const Config& config) {
+    try {
+        directory_ = std::make_unique<OutputDirectory>(config.output.directory, tap_.name,
+                                                       config.output.name);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("output.directory: ") + e.what() +
+                                 "; create it or point output.directory at a writable folder");
+    }
+    const RepairResult repaired = repair_partials(*directory_);
+    for (const Notice& n : repaired.notices) log_notice("tap " + tap_.name + ": ", n);
+    janitor_ = std::make_unique<Janitor>(*directory_, config.output);
+    for (const std::string& path : repaired.published) janitor_->file_published(path);
+}
+
+TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPlan& plan,
+                         const std::atomic<uint64_t>& rotate_generation)
+    : tap_(tap), idle_policy_(config.threads.idle) {
+    const int link_type = open_ports(config, tap, plan);
 
     const uint32_t workers = resolve_workers(config, tap, *sources_[0]);
     if (workers == 0 || workers > limits::max_workers)  // validation allows no other, --check says
@@ -78,18 +100,7 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error("output.filter \"" + config.output.filter + "\": " + e.what());
     }
-    try {
-        directory_ = std::make_unique<OutputDirectory>(config.output.directory, tap.name,
-                                                       config.output.name);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("output.directory: ") + e.what() +
-                                 "; create it or point output.directory at a writable folder");
-    }
-    // Leftovers of a crash, before anything new is written: published (and hooked) or set aside.
-    const RepairResult repaired = repair_partials(*directory_);
-    for (const Notice& n : repaired.notices) log_notice("tap " + tap.name + ": ", n);
-    janitor_ = std::make_unique<Janitor>(*directory_, config.output);
-    for (const std::string& path : repaired.published) janitor_->file_published(path);
+    open_output(config);
 
     std::array<PacketSource*, max_ports_per_tap> source_ptrs{};
     bool lossless = true;  // every port is a file replayed at full speed: wait, never drop

@@ -69,6 +69,8 @@ private:
     uint64_t live_value(CounterId id, size_t index) const;
 
     std::string rx_thread_name(size_t port) const;
+    int open_ports(const Config& config, const TapConfig& tap, const TapPlan& plan);
+    void open_output(const Config& config);
     int single_core(const TapCores& cores) const;
     bool all_ports_wait_on_fd() const;
     bool single_core_or_unpinned(const TapCores& cores) const;

@@ -158,30 +158,55 @@ std::string device_problem(const DpdkDevice& d) {
     return "";
 }
 
-// The memory the plan needs, against what the machine has; "" when it fits.
-std::string memory_problem(const DpdkPlan& dpdk, const MachineFacts& machine) {
+// The MiB of "-m MB" (or "-mMB") in dpdk.eal, 0 when not given.
+uint64_t eal_memory_given(const std::vector<std::string>& eal) {
+    for (size_t i = 0; i < eal.size(); ++i) {
+        if (eal[i] == "-m" && i + 1 < eal.size()) return std::strtoull(eal[i + 1].c_str(), nullptr, 10);
+        if (eal[i].starts_with("-m") && eal[i].size() > 2) return std::strtoull(eal[i].c_str() + 2, nullptr, 10);
+    }
+    return 0;
+}
+
+// The memory the plan needs against what the machine has, as an error on the key that would
+// change it; none when it fits.
+void check_memory(const Config& config, const DpdkPlan& dpdk, const MachineFacts& machine,
+                  std::vector<ConfigError>& errors) {
     const uint64_t free_mib = machine.free_hugepage_bytes >> 20;
     const std::string need = "the plan needs " + std::to_string(dpdk.memory_mib) + " MiB";
+    // With --no-huge the pools' size is the key to change; with hugepages, the reservation
+    // (dpdk.eal says whether there are hugepages at all).
+    const std::string pools = config.dpdk.mbufs_per_port ? "dpdk.mbufs_per_port" : "dpdk.eal";
+    auto fail = [&](const std::string& key, const std::string& message) {
+        errors.push_back(config.error(key, message));
+    };
     if (dpdk.no_huge) {
+        if (const uint64_t given_mib = eal_memory_given(config.dpdk.eal); given_mib != 0) {
+            if (given_mib < dpdk.memory_mib)
+                fail("dpdk.eal", "-m " + std::to_string(given_mib) + " in dpdk.eal, but " + need +
+                                     " (every pool and EAL's own share); leave -m out and taprec "
+                                     "passes what the plan needs, or lower dpdk.mbufs_per_port");
+            return;
+        }
         const uint64_t available_mib = machine.available_memory_bytes >> 20;
-        if (machine.available_memory_bytes == 0 || available_mib >= dpdk.memory_mib) return "";
-        return "--no-huge: " + need + " (EAL -m " + std::to_string(dpdk.memory_mib) + ") but only " +
-               std::to_string(available_mib) + " MiB of memory are available; lower "
-               "dpdk.mbufs_per_port or ring_capacity";
+        if (machine.available_memory_bytes == 0 || available_mib >= dpdk.memory_mib) return;
+        fail(config.dpdk.mbufs_per_port ? "dpdk.mbufs_per_port" : "ring_capacity",
+             "--no-huge: " + need + " (EAL -m " + std::to_string(dpdk.memory_mib) + ") but only " +
+                 std::to_string(available_mib) + " MiB of memory are available; lower "
+                 "dpdk.mbufs_per_port or ring_capacity");
+        return;
     }
     if (free_mib == 0)
-        return "DPDK needs hugepages and none are free: " + need + "; run " +
-               hugepages_command(dpdk.hugepages_2m) + " (as root), or add \"--no-huge\" to dpdk.eal "
-               "to run without them";
-    if (!machine.hugetlbfs_mounted && !dpdk.in_memory)
-        return "hugepages are reserved but no hugetlbfs is mounted: run " +
-               hugepages_command(dpdk.hugepages_2m) + " (it mounts /dev/hugepages), or add "
-               "\"--no-huge\" to dpdk.eal";
-    if (free_mib < dpdk.memory_mib)
-        return need + " of hugepages but only " + std::to_string(free_mib) + " MiB are free: run " +
-               hugepages_command(dpdk.hugepages_2m) + " (2 MiB pages), lower dpdk.mbufs_per_port, "
-               "or add \"--no-huge\" to dpdk.eal";
-    return "";
+        fail("dpdk.eal", "DPDK needs hugepages and none are free: " + need + "; run " +
+                             hugepages_command(dpdk.hugepages_2m) + " (as root), or add "
+                             "\"--no-huge\" to dpdk.eal to run without them");
+    else if (!machine.hugetlbfs_mounted && !dpdk.in_memory)
+        fail("dpdk.eal", "hugepages are reserved but no hugetlbfs is mounted: run " +
+                             hugepages_command(dpdk.hugepages_2m) + " (it mounts /dev/hugepages), "
+                             "or add \"--no-huge\" to dpdk.eal");
+    else if (free_mib < dpdk.memory_mib)
+        fail(pools, need + " of hugepages but only " + std::to_string(free_mib) + " MiB are free: run " +
+                        hugepages_command(dpdk.hugepages_2m) + " (2 MiB pages), lower "
+                        "dpdk.mbufs_per_port, or add \"--no-huge\" to dpdk.eal");
 }
 
 }  // namespace
@@ -199,8 +224,7 @@ std::vector<ConfigError> check_dpdk_machine(const Config& config, const RunPlan&
                       "own device (a vdev name such as net_pcap0 must be unique too: net_pcap1, ...)";
         if (!problem.empty()) errors.push_back(config.error(port->key + ".device", problem));
     }
-    if (const std::string problem = memory_problem(plan.dpdk, machine); !problem.empty())
-        errors.push_back(config.error(plan.dpdk.no_huge || config.dpdk.mbufs_per_port ? "dpdk.mbufs_per_port" : "dpdk.eal", problem));
+    check_memory(config, plan.dpdk, machine, errors);
     return errors;
 }
 

@@ -82,6 +82,12 @@ std::vector<Refusal> catalogue() {
          "4: threads.workers[0]", "1000"},
         {"a user that does not exist", pcap_port(icmp) + "user: taprec-no-such-user\n", "7: user",
          "taprec-no-such-user"},
+        {"two net_pcap replays of different link types",
+         "dpdk:\n  eal: [\"--no-huge\"]\ntaps:\n  - name: t\n"
+         "    a: {driver: dpdk, device: \"net_pcap0,rx_pcap=" + ftp + "\"}\n"
+         "    b: {driver: dpdk, device: \"net_pcap1,rx_pcap=" + test_data("nsec-le-tcp-handshake.pcap") +
+         "\"}\noutput:\n  directory: DIR/out\n",
+         "6: taps[0].b.device", "link type"},
         {"a net_pcap rx_pcap file that is not there", dpdk_port("net_pcap0,rx_pcap=DIR/missing.pcap"),
          "5: taps[0].a.device", "missing.pcap"},
         {"a net_pcap rx_pcap pcapng whose interfaces libpcap cannot read",
@@ -99,6 +105,9 @@ std::vector<Refusal> catalogue() {
          "6: taps[0].b.device", "configured for two ports"},
         {"a pool that would starve the port", dpdk_port("net_null0", "  mbufs_per_port: 1023\n"),
          "3: dpdk.mbufs_per_port", "would starve"},
+        {"-m in dpdk.eal below what the pools need, under --no-huge",
+         replace_all(dpdk_port("net_null0"), "\"--no-huge\"]", "\"--no-huge\", \"-m\", \"300\"]"),
+         "2: dpdk.eal", "-m 300 in dpdk.eal"},
         {"more memory than the machine has, under --no-huge",
          dpdk_port("net_null0", "  mbufs_per_port: 4294967295\n"), "3: dpdk.mbufs_per_port",
          "of memory are available"},
@@ -201,7 +210,8 @@ TEST_CASE("relative paths resolve against the configuration file's folder, not t
                        "ring_capacity: 1024\n"
                        "threads: {idle: sleep}\n"
                        "output:\n"
-                       "  directory: out\n");
+                       "  directory: out\n"
+                       "stats: {prometheus_textfile: taprec.prom}\n");
     const RunResult check = run_taprec({"--config", config, "--check"}, {}, 20);
     INFO(check.output);
     REQUIRE(check.exit_code == 0);
@@ -213,4 +223,5 @@ TEST_CASE("relative paths resolve against the configuration file's folder, not t
     REQUIRE(run.exit_code == 0);
     CHECK(published_packets(dir.path() + "/out/t").size() == 10);
     CHECK(published_packets(dir.path() + "/out/d").size() == 10);
+    CHECK(contains(read_file(dir.path() + "/taprec.prom"), "taprec_"));
 }

@@ -707,7 +707,7 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
         "dpdk.mbufs_per_port)\n",
         "  workers         2\n",
         "  rings           4 rx_to_worker and 2 worker_to_writer of 65536 packets\n",
-        "  timestamps      auto\n",
+        "  timestamps      auto: the TSC, read per burst and anchored to CLOCK_REALTIME\n",
         "  reorder         200us\n",
         "  files           /var/lib/taprec/uplink/  (in progress: .partial/, index and stats: .meta/)\n",
         "  rx              1\n",
@@ -886,6 +886,7 @@ TEST_CASE("the plan sizes pools and EAL memory so the defaults start, with or wi
         CHECK(plan.dpdk.no_huge);
         CHECK(plan.dpdk.memory_mib == 256 + 2 * 262143ull * 4096 / (1 << 20) + 1);
         CHECK(plan.dpdk.hugepages_2m == 0);
+        CHECK(plan.taps[0].clock == "net_pcap's own stamps (the file's time, in microseconds)");
         CHECK(plan_errors(c, plan).empty());
     }
     SECTION("hugepages: the pages to reserve") {

@@ -1,6 +1,6 @@
 // pipeline_bench: where a packet's time goes in taprec's own pipeline, stage by stage, on one core.
 //
-//   build/bench/pipeline_bench [--packets N] [--runs R] [--workers W] [--dir DIR] [--sink]
+//   build/bench/pipeline_bench [--packets N] [--runs R] [--workers W] [--dir DIR] [--direct] [--sink]
 //                              [--tcp-flows N] [--flows N] [--filter EXPR] [--sizes 64,1514]
 //
 // No memif, no generator core, no NIC: two PacketSources (the TAP's ports a and b) hand out
@@ -22,7 +22,9 @@
 //            as if the files went to /dev/null (the writer itself needs a real folder)
 //   loop     what the one-core loop costs besides the stages (the timing itself included)
 //
-// plus the rate per core (packets per CPU-second of the thread), operator new calls during the
+// plus the rate per core (packets per CPU-second of the thread), the wall-clock rates (packets,
+// and MB of files: what a disk with --direct allows, for the thread then waits in write(2) off
+// the CPU, which the CPU figures leave out), operator new calls during the
 // run (per file opened and published, none per packet is the target), and a check that every
 // packet reached a file or the filter. The stage times cost two clock reads per step (~20 ns
 // each; a step moves 32 to 512 packets).
@@ -322,6 +324,7 @@ struct Options {
     std::vector<size_t> sizes{64, 1514};
     std::string dir = "/dev/shm";
     bool sink = false;
+    bool direct = false;  // output.direct_io
     uint32_t tcp_flows = defaults::stats_tcp_flows;
     std::string filter;
     uint32_t flows = 16384;
@@ -331,6 +334,8 @@ struct Result {
     uint64_t packets = 0;
     double source = 0, rx = 0, worker = 0, writer = 0, write = 0, loop = 0, total = 0;  // ns/packet
     double on_cpu = 0;       // share of the run's wall time this thread was on a CPU
+    double wall_mpps = 0;    // packets per second of wall time
+    double file_mbps = 0;    // MB of files per second of wall time
     uint64_t allocations = 0;
     uint64_t lost = 0, files = 0, acks = 0, gaps = 0;
     bool write_seen = true;
@@ -342,6 +347,7 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
     Config config;
     config.stats.tcp_flows = o.tcp_flows;
     config.output.directory = root;
+    config.output.direct_io = o.direct;
     Result r;
     {
         OutputDirectory directory(root, "bench", config.output.name);
@@ -387,6 +393,7 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         // loop: each stage's wall time is scaled by the share of the run it was on a CPU, so
         // the figures are CPU time (and the total is exactly the thread's CPU time).
         r.on_cpu = double(cpu_ns) / double(total_ns);
+        r.wall_mpps = double(r.packets) * 1e3 / double(total_ns);
         const double scale = r.on_cpu / double(r.packets);
         const uint64_t source_ns = a.source_ns() + b.source_ns();
         uint64_t rx_ns = 0, worker_ns = 0;
@@ -413,6 +420,10 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         const uint64_t record_bytes = pipe.writer->counters().written_bytes[0].get() +
                                       pipe.writer->counters().written_bytes[1].get();
         r.write_seen = write_bytes >= record_bytes;
+        r.file_mbps = double(write_bytes) * 1e3 / double(total_ns);
+        // What the daemon would log (a file system refusing O_DIRECT, a failed write).
+        for (const Notice& n : pipe.writer->take_notices())
+            std::fprintf(stderr, "pipeline_bench: writer: %s\n", n.text.c_str());
     }
     std::filesystem::remove_all(root);
     return r;
@@ -423,11 +434,11 @@ void print(size_t size, uint32_t workers, const std::vector<Result>& runs) {
     std::sort(sorted.begin(), sorted.end(), [](const Result& x, const Result& y) { return x.total < y.total; });
     const Result& m = sorted[sorted.size() / 2];
     std::printf("%5zu B  %u worker%s  %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f | %6.1f  %5.2f Mpps "
-                "(runs %.2f-%.2f)  on-CPU %2.0f%%  allocations %llu (%.1e/pkt)  lost %llu  files %llu  "
+                "(runs %.2f-%.2f)  on-CPU %2.0f%%  wall %.2f Mpps %.0f MB/s  allocations %llu (%.1e/pkt)  lost %llu  files %llu  "
                 "tcp acks %llu gaps %llu\n",
                 size, workers, workers == 1 ? " " : "s", m.source, m.rx, m.worker, m.writer, m.write,
                 m.loop, m.total, 1e3 / m.total, 1e3 / sorted.back().total,
-                1e3 / sorted.front().total, 100 * m.on_cpu, (unsigned long long)m.allocations,
+                1e3 / sorted.front().total, 100 * m.on_cpu, m.wall_mpps, m.file_mbps, (unsigned long long)m.allocations,
                 double(m.allocations) / double(m.packets), (unsigned long long)m.lost,
                 (unsigned long long)m.files, (unsigned long long)m.acks, (unsigned long long)m.gaps);
     if (!m.write_seen)
@@ -450,10 +461,13 @@ std::vector<uint64_t> parse_list(const std::string& s) {
 [[noreturn]] void usage(int code) {
     std::fprintf(code == 0 ? stdout : stderr,
                  "usage: pipeline_bench [--packets N] [--runs R] [--workers 1,2] [--sizes 64,1514]\n"
-                 "                      [--dir DIR] [--sink] [--tcp-flows N] [--flows N] [--filter EXPR]\n"
+                 "                      [--dir DIR] [--direct] [--sink] [--tcp-flows N] [--flows N]\n"
+                 "                      [--filter EXPR]\n"
                  "  --packets   packets a run, both ports together (default: ~1 GiB of files)\n"
                  "  --runs      runs per configuration; the median is printed (default 3)\n"
                  "  --dir       where the files go (default /dev/shm)\n"
+                 "  --direct    output.direct_io: O_DIRECT blocks (a disk; the thread waits in write(2)\n"
+                 "              off the CPU, so read the wall figures, not the CPU ones)\n"
                  "  --sink      write(2) returns at once: the files stay empty (a /dev/null)\n"
                  "  --tcp-flows the estimator's table per worker, 0 turns it off (default %u)\n"
                  "  --flows     TCP connections the sources interleave (default 16384)\n",
@@ -485,6 +499,7 @@ int main(int argc, char** argv) {
                 for (uint64_t s : parse_list(value())) o.sizes.push_back(std::clamp<size_t>(s, 60, slot_bytes));
             } else if (arg == "--dir") o.dir = value();
             else if (arg == "--sink") o.sink = true;
+            else if (arg == "--direct") o.direct = true;
             else if (arg == "--tcp-flows") o.tcp_flows = uint32_t(std::stoul(value()));
             else if (arg == "--flows") o.flows = std::max<uint32_t>(1, uint32_t(std::stoul(value())));
             else if (arg == "--filter") o.filter = value();
@@ -501,9 +516,10 @@ int main(int argc, char** argv) {
     if (o.flows % 7919 == 0) o.flows += 1;  // keep the flow stride coprime with the flow count
 
     std::printf("pipeline_bench: one core, ports a+b, %u TCP flows, estimator %s, filter '%s', "
-                "files in %s%s; median of %d runs\n",
+                "files in %s%s%s; median of %d runs\n",
                 o.flows, o.tcp_flows != 0 ? ("on (" + std::to_string(o.tcp_flows) + " flows/worker)").c_str() : "off",
-                o.filter.c_str(), o.dir.c_str(), o.sink ? " (write(2) sunk)" : "", o.runs);
+                o.filter.c_str(), o.dir.c_str(), o.direct ? " with O_DIRECT" : "",
+                o.sink ? " (write(2) sunk)" : "", o.runs);
     std::printf("CPU ns per packet:   source     rx worker writer  write   loop |  total  (Mpps per core)\n");
     for (size_t size : o.sizes)
         for (uint32_t workers : o.workers) {

@@ -81,10 +81,15 @@ void* operator new(size_t size, std::align_val_t align) {
     if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
     throw std::bad_alloc();
 }
+// GCC sees these inlined next to a new-expression and takes std::free for a mismatch; the
+// operator new above is malloc, so free is its match.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 extern "C" ssize_t write(int fd, const void* buffer, size_t n) {
     if (sink_writes && fd > 2) {
@@ -108,7 +113,8 @@ constexpr size_t slot_bytes = 2048;  // an mbuf's data room: each frame in its o
 // Buffers per port. A DPDK mempool hands out recently freed mbufs first (its per-core cache), so
 // a busy port cycles through a few thousand buffers that stay in the last-level cache.
 constexpr uint32_t pool_slots = 1024;
-constexpr size_t tcp_seq_offset = 14 + 20 + 4;
+constexpr size_t ip_offset = 14;
+constexpr size_t tcp_offset = 14 + 20;
 
 void put16(std::byte* p, uint16_t v) {
     p[0] = std::byte(v >> 8);
@@ -119,9 +125,9 @@ void put32(std::byte* p, uint32_t v) {
     put16(p + 2, uint16_t(v));
 }
 
-// Ethernet, IPv4, TCP (ACK|PSH) of `flow` from the client (port a) or the server (port b),
-// padded to `length` with payload.
-void build_tcp_frame(std::byte* f, size_t length, uint32_t flow, bool from_client) {
+// Ethernet, IPv4, TCP (ACK|PSH) from the client (port a) or the server (port b), padded to
+// `length` with payload; PreparedSource::rewrite() gives it a flow's addresses, ports and seq/ack.
+void build_tcp_frame(std::byte* f, size_t length, bool from_client) {
     std::memset(f, 0, length);
     const uint8_t client_mac[6] = {0x02, 0, 0, 0, 0, 1}, server_mac[6] = {0x02, 0, 0, 0, 0, 2};
     std::memcpy(f, from_client ? server_mac : client_mac, 6);
@@ -132,13 +138,7 @@ void build_tcp_frame(std::byte* f, size_t length, uint32_t flow, bool from_clien
     put16(ip + 2, uint16_t(length - 14));
     ip[8] = std::byte(64);
     ip[9] = std::byte(6);
-    const uint32_t client_ip = 0x0a000000u | (flow & 0xffffu), server_ip = 0x0a010000u | (flow >> 16) | 1;
-    put32(ip + 12, from_client ? client_ip : server_ip);
-    put32(ip + 16, from_client ? server_ip : client_ip);
     std::byte* tcp = ip + 20;
-    const uint16_t client_port = uint16_t(1024 + flow % 60000), server_port = 443;
-    put16(tcp, from_client ? client_port : server_port);
-    put16(tcp + 2, from_client ? server_port : client_port);
     tcp[12] = std::byte(5 << 4);
     tcp[13] = std::byte(0x18);  // PSH|ACK
     put16(tcp + 14, 65535);
@@ -160,7 +160,7 @@ public:
           free_(pool_slots) {
         for (uint32_t s = 0; s < pool_slots; ++s) {
             free_[s] = s;
-            build_tcp_frame(memory_ + size_t(s) * slot_bytes, frame_size_, 0, from_client_);
+            build_tcp_frame(memory_ + size_t(s) * slot_bytes, frame_size_, from_client_);
         }
         free_count_ = pool_slots;
     }
@@ -212,18 +212,19 @@ private:
         return flow_;
     }
     void rewrite(std::byte* frame, uint32_t flow, size_t payload) noexcept {
-        std::byte* ip = frame + 14;
+        std::byte* ip = frame + ip_offset;
+        std::byte* tcp = frame + tcp_offset;
         const uint32_t client_ip = 0x0a000000u | (flow & 0xffffu);
         const uint32_t server_ip = 0x0a010000u | (flow >> 16) | 1;
         put32(ip + 12, from_client_ ? client_ip : server_ip);
         put32(ip + 16, from_client_ ? server_ip : client_ip);
         const uint16_t client_port = uint16_t(1024 + flow % 60000);
-        put16(ip + 20, from_client_ ? client_port : 443);
-        put16(ip + 22, from_client_ ? 443 : client_port);
+        put16(tcp, from_client_ ? client_port : 443);
+        put16(tcp + 2, from_client_ ? 443 : client_port);
         uint32_t& mine = wire_.seq[size_t(flow) * 2 + (from_client_ ? 0 : 1)];
         const uint32_t theirs = wire_.seq[size_t(flow) * 2 + (from_client_ ? 1 : 0)];
-        put32(frame + tcp_seq_offset, mine);
-        put32(frame + tcp_seq_offset + 4, theirs);
+        put32(tcp + 4, mine);
+        put32(tcp + 8, theirs);
         mine += uint32_t(payload);
     }
 

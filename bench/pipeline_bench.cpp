@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -342,6 +343,8 @@ struct Result {
     bool write_seen = true;
 };
 
+constexpr uint64_t stall_limit_ns = 5'000'000'000;
+
 Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
     const uint64_t per_port = (o.packets != 0 ? o.packets : (uint64_t{1} << 30) / (frame_size + 16)) / 2;
     const std::string root = o.dir + "/taprec-pipeline-bench-" + std::to_string(::getpid());
@@ -349,6 +352,14 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
     config.stats.tcp_flows = o.tcp_flows;
     config.output.directory = root;
     config.output.direct_io = o.direct;
+    // The run's files go, however it ends.
+    struct RemoveOnExit {
+        std::string path;
+        ~RemoveOnExit() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    } remove_files{root};
     Result r;
     {
         OutputDirectory directory(root, "bench", config.output.name);
@@ -372,17 +383,25 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         const uint64_t allocations_before = allocations.load();
         const uint64_t start = now_ns();
         const uint64_t cpu_start = thread_cpu_ns();
+        uint64_t last_work_ns = start;
         while (running != 0) {
+            bool worked = false;
             for (size_t i = 0; i < stages.size(); ++i) {
                 if (finished[i]) continue;
                 const uint64_t t = now_ns();
                 const StepResult s = stages[i]->step(false);
                 stage_ns[i] += now_ns() - t;
+                worked = worked || s != StepResult::idle;
                 if (s == StepResult::finished) {
                     finished[i] = true;
                     --running;
                 }
             }
+            // Every stage idle while packets are still due: buffers are held somewhere they
+            // never come back from (a stage the adapter left unwired). Fail rather than spin.
+            if (worked) last_work_ns = now_ns();
+            else if (now_ns() - last_work_ns > stall_limit_ns)
+                throw std::runtime_error("no stage moved a packet for 5 s: the pipeline is stuck");
         }
         const uint64_t total_ns = now_ns() - start;
         const uint64_t cpu_ns = thread_cpu_ns() - cpu_start;
@@ -426,7 +445,6 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         for (const Notice& n : pipe.writer->take_notices())
             std::fprintf(stderr, "pipeline_bench: writer: %s\n", n.text.c_str());
     }
-    std::filesystem::remove_all(root);
     return r;
 }
 

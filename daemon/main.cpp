@@ -29,6 +29,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/log.hpp"
 #include "daemon/preflight.hpp"
+#include "drivers/queue_plan.hpp"
 #include "daemon/run_as.hpp"
 #include "daemon/stats_command.hpp"
 
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
     std::vector<taprec::ConfigError> errors = parsed.errors;
     if (errors.empty()) errors = taprec::validate_config(parsed.config);
     if (errors.empty()) errors = taprec::preflight(parsed.config);
+    if (errors.empty()) errors = taprec::check_queue_plans(parsed.config);
     if (errors.empty()) {
         taprec::RunAs run_as;
         errors = taprec::resolve_run_as(parsed.config, run_as);
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
         taprec::log_warning(warning);
     if (options.check) {
         taprec::print_plan(parsed.config, std::cout);
+        taprec::print_queue_plans(parsed.config, std::cout);
         std::cout << "configuration OK\n";
         return exit_ok;
     }

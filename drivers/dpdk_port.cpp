@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "drivers/af_packet_sockets.hpp"
 #include "drivers/dpdk_api.hpp"
 #include "drivers/dpdk_clock.hpp"
 #include "drivers/dpdk_device.hpp"
@@ -18,6 +19,7 @@
 #include "drivers/dpdk_mempool.hpp"
 #include "drivers/dpdk_replay.hpp"
 #include "drivers/dpdk_rss.hpp"
+#include "drivers/queue_plan.hpp"
 
 namespace taprec {
 namespace {
@@ -31,6 +33,7 @@ constexpr uint64_t replay_stall_ns = 1'000'000'000;  // EOF fallback, see DpdkPo
 struct TapView {
     const TapConfig* tap = nullptr;
     size_t index = 0;
+    size_t port = 0;  // 0 = a, 1 = b
     const PortConfig* peer = nullptr;
 };
 
@@ -38,9 +41,9 @@ TapView find_tap(const Config& config, const PortConfig& port) {
     for (size_t i = 0; i < config.taps.size(); ++i) {
         const TapConfig& tap = config.taps[i];
         if (tap.a.driver == DriverKind::dpdk && tap.a.device == port.device)
-            return {&tap, i, tap.b ? &*tap.b : nullptr};
+            return {&tap, i, 0, tap.b ? &*tap.b : nullptr};
         if (tap.b && tap.b->driver == DriverKind::dpdk && tap.b->device == port.device)
-            return {&tap, i, &tap.a};
+            return {&tap, i, 1, &tap.a};
     }
     throw std::runtime_error("dpdk device " + port.device + " is not in the configuration DPDK "
                              "was started with");
@@ -48,6 +51,17 @@ TapView find_tap(const Config& config, const PortConfig& port) {
 
 bool rss_capable(const rte_eth_dev_info& info) {
     return info.max_rx_queues > 1 && rss_hash_types(info.flow_type_rss_offloads) != 0;
+}
+
+// What DPDK says the device offers. net_af_packet and net_af_xdp open their queues (sockets)
+// when the device is created: each one gets traffic whether or not it is set up, so all are.
+DeviceQueues device_queues(const std::string& device, const rte_eth_dev_info& info) {
+    DeviceQueues d = device_queues_from_args(device);
+    d.driver = info.driver_name != nullptr ? info.driver_name : "?";
+    d.max_rx_queues = info.max_rx_queues;
+    d.fixed = d.driver == "net_af_packet" || d.driver == "net_af_xdp";
+    d.rss = !d.fixed && d.driver != "net_memif" && rss_capable(info);
+    return d;
 }
 
 // The bytes the mbuf chain really holds, at most pkt_len. They can be fewer: Debian's 22.11
@@ -100,9 +114,8 @@ public:
         }
         link_type_ = replay_ ? scan_.link_type : DLT_EN10MB;
 
-        // Queues: symmetric RSS only when both ports of the tap can, so queue i means the same
-        // flows on both; otherwise one queue and the rx thread's software hash.
-        const TapConfig& tap = *view.tap;
+        // Queues: every RX queue the device has is polled (queue_plan.hpp); queue i feeds worker
+        // i where both ports of the tap steer flows alike.
         std::optional<rte_eth_dev_info> peer_info;
         if (view.peer != nullptr && view.peer->driver == DriverKind::dpdk) {
             uint16_t peer_id;
@@ -112,28 +125,20 @@ public:
                 rte_eth_dev_info_get(peer_id, &pi) == 0)
                 peer_info = pi;
         }
-        const bool peer_ok = view.peer == nullptr || (peer_info && rss_capable(*peer_info));
+        std::array<std::optional<DeviceQueues>, 2> devices;
+        devices[view.port] = device_queues(port.device, info);
+        if (peer_info) devices[1 - view.port] = device_queues(view.peer->device, *peer_info);
         const uint32_t cores = config.threads.workers.empty()
                                    ? std::max(1u, std::thread::hardware_concurrency())
                                    : uint32_t(config.threads.workers.size());
-        const uint32_t requested = tap.workers ? *tap.workers : std::min(cores, uint32_t(max_queues));
-        if (requested > 1 && rss_capable(info) && peer_ok) {
-            uint32_t offered = info.max_rx_queues;
-            if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
-            if (tap.workers && requested > offered)
-                throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
-                                         " queues requested but " + what_ + " offers " +
-                                         std::to_string(offered) + "; set workers to " +
-                                         std::to_string(offered) + " or fewer");
-            queues_ = static_cast<uint16_t>(std::min({requested, offered, uint32_t(max_queues)}));
-            rss_ = queues_ > 1;
-        }
+        const TapQueuePlan plan = plan_tap_queues(config, view.index, devices, cores);
+        if (plan.error) throw std::runtime_error(plan.error->to_string());
+        queues_ = std::min<uint16_t>(plan.ports[view.port].queues, max_queues);
+        rss_ = plan.ports[view.port].steering == QueueSteering::nic_rss;
+        by_queue_ = plan.by_queue;
+        steering_ = plan.ports[view.port].steering;
         // The workers this port feeds, as TapPipeline will resolve them.
-        const uint32_t workers =
-            rss_ ? queues_
-                 : tap.workers.value_or(config.threads.workers.empty()
-                                            ? 1u
-                                            : uint32_t(config.threads.workers.size()));
+        const uint32_t workers = plan.workers;
 
         // The pool: no per-thread cache on a replay, whose rx thread waits for free mbufs and
         // must be able to see them all (see rx_burst).
@@ -163,6 +168,10 @@ public:
             rte_mempool_free(pool_);
             throw;
         }
+        if (driver_ == "net_af_packet") {
+            af_packet_ = AfPacketSockets(int(info.if_index));
+            refresh_counters();
+        }
         describe_ = describe_port();
     }
 
@@ -175,7 +184,7 @@ public:
     std::string describe() const override { return describe_; }
     std::string setup_warning() const override { return setup_warning_; }
     uint16_t queue_count() const override { return queues_; }
-    bool has_rss() const override { return rss_; }
+    bool has_rss() const override { return by_queue_; }
     int link_type() const override { return link_type_; }
     bool is_wire() const noexcept override { return !replay_; }
 
@@ -225,7 +234,13 @@ public:
         rte_eth_stats st{};
         if (rte_eth_stats_get(port_id_, &st) != 0) return;
         stats_ = st;
-        missed_.store(st.imissed, std::memory_order_relaxed);
+        if (af_packet_.count() != 0) {
+            const AfPacketCounts c = af_packet_.take();
+            af_packet_dropped_ += c.dropped;
+            rolled_over_.store(rolled_over_.load(std::memory_order_relaxed) + c.rolled_over,
+                               std::memory_order_relaxed);
+        }
+        missed_.store(st.imissed + af_packet_dropped_, std::memory_order_relaxed);
         errors_.store(st.ierrors, std::memory_order_relaxed);
         nombuf_.store(st.rx_nombuf, std::memory_order_relaxed);
     }
@@ -257,6 +272,7 @@ public:
         c.missed = missed_.load(std::memory_order_relaxed);
         c.errors = errors_.load(std::memory_order_relaxed);
         c.nombuf = nombuf_.load(std::memory_order_relaxed);
+        c.rolled_over = rolled_over_.load(std::memory_order_relaxed);
         return c;
     }
 
@@ -371,7 +387,8 @@ private:
         if (replay_)
             s += ", replaying " + replay_file_ + ": " + std::to_string(scan_.records) + " records";
         s += "; " + std::string(link_text) + "; " + std::to_string(queues_) +
-             (queues_ == 1 ? " queue" : " queues") + (rss_ ? " with symmetric RSS" : ", software flow hash") +
+             (queues_ == 1 ? " queue" : " queues") +
+             (by_queue_ ? ", one per worker by " + std::string(name_of(steering_)) : ", software flow hash") +
              "; MTU " + std::to_string(mtu_) + (scatter_ ? ", scattered rx" : "") +
              (promiscuous_ ? ", promiscuous" : "") + "; timestamps: " + std::string(name_of(clock_)) +
              ")";
@@ -428,7 +445,9 @@ private:
     uint16_t port_id_ = 0;
     rte_mempool* pool_ = nullptr;
     uint16_t queues_ = 1;
-    bool rss_ = false;
+    bool rss_ = false;       // the NIC's RSS is configured with the symmetric key
+    bool by_queue_ = false;  // queue i feeds worker i (TapQueuePlan::by_queue)
+    QueueSteering steering_ = QueueSteering::single;
     bool scatter_ = false;
     bool promiscuous_ = false;
     uint32_t mtu_ = 0;
@@ -460,6 +479,9 @@ private:
     alignas(64) std::atomic<uint64_t> missed_{0};
     std::atomic<uint64_t> errors_{0};
     std::atomic<uint64_t> nombuf_{0};
+    std::atomic<uint64_t> rolled_over_{0};
+    AfPacketSockets af_packet_;     // net_af_packet: the kernel's counters of its sockets
+    uint64_t af_packet_dropped_ = 0;
 };
 
 }  // namespace

@@ -9,7 +9,7 @@
 namespace taprec {
 namespace {
 
-constexpr uint32_t max_queues = 64;  // workers per tap, limits::max_workers
+constexpr uint32_t max_queues = 64;  // RX queues a port may have (DpdkPort keeps per-queue state)
 
 uint32_t arg_number(const DpdkDevice& device, std::string_view key, uint32_t fallback) {
     const auto text = device.arg(key);
@@ -80,6 +80,15 @@ TapQueuePlan plan_tap_queues(const Config& config, size_t tap_index,
         PortQueues& q = plan.ports[p];
         if (!d) continue;
         if (d->fixed) {
+            if (d->max_rx_queues > max_queues) {
+                const std::string key = "taps[" + std::to_string(tap_index) + "]." + port_letter(p) + ".device";
+                plan.error = config.error(key, d->driver + " has " + std::to_string(d->max_rx_queues) +
+                                                   " queues but taprec polls at most " +
+                                                   std::to_string(max_queues) + " per port; set " +
+                                                   (d->driver == "net_af_packet" ? "qpairs" : "queue_count") +
+                                                   " to " + std::to_string(max_queues) + " or fewer");
+                return plan;
+            }
             q.queues = static_cast<uint16_t>(std::clamp<uint32_t>(d->max_rx_queues, 1, UINT16_MAX));
             q.steering = q.queues == 1 ? QueueSteering::single
                          : d->driver == "net_af_packet" ? QueueSteering::kernel_fanout

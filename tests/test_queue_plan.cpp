@@ -86,6 +86,12 @@ TEST_CASE("more workers than a steered port has queues is an error naming the li
           "every net_af_packet port");
     Config config = config_of("net_af_packet0,iface=x,qpairs=2", "net_af_packet1,iface=y,qpairs=2", "3");
     CHECK(check_queue_plans(config).size() == 1);
+    // More queues than taprec polls: refused, never polled in part.
+    config = config_of("net_af_packet0,iface=x,qpairs=65", "net_af_packet1,iface=y,qpairs=65", "");
+    const std::vector<ConfigError> too_many = check_queue_plans(config);
+    REQUIRE(too_many.size() == 1);
+    CHECK(too_many[0].to_string() == "t.yaml:3: taps[0].a.device: net_af_packet has 65 queues but "
+                                     "taprec polls at most 64 per port; set qpairs to 64 or fewer");
 
     // A NIC with RSS that offers 4 queues.
     DeviceQueues nic;

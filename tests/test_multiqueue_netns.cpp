@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "daemon_run.hpp"
@@ -87,8 +88,8 @@ TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, o
                "  rx_descriptors: 256\n"
                "taps:\n"
                "  - name: mq\n"
-               "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2\"}\n"
-               "    b: {driver: dpdk, device: \"net_af_packet1,iface=cap_b,qpairs=2\"}\n"
+               "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=2048\"}\n"
+               "    b: {driver: dpdk, device: \"net_af_packet1,iface=cap_b,qpairs=2,framecnt=2048\"}\n"
                "    workers: 2\n"
                "threads: {idle: sleep}\n"
                "ring_capacity: 4096\n"
@@ -115,8 +116,8 @@ TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, o
             std::this_thread::sleep_for(50ms);
         }
         if (started) {
-            // Both directions at once, paced so a ring of 512 frames per socket never fills
-            // (a full queue would roll packets over to the other one, see the README).
+            // Both directions at once, paced so a socket's ring of 2048 frames never fills (a
+            // full queue would roll packets over to the other one: the next test case).
             const std::string send = g_namespace->exec() + sender;
             send_status = sh("(" + send + " send_a " + dir.path() + "/a.pcap --pps 5000 & " + send +
                              " send_b " + dir.path() + "/b.pcap --pps 5000; wait) > " + dir.path() +
@@ -169,6 +170,83 @@ TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, o
     CHECK(shares[0] > 0);
     CHECK(shares[1] > 0);
     CHECK(shares[0] + shares[1] == flows.workers.size());
+}
+
+TEST_CASE("net_af_packet: a full queue's drops are counted, and so is fanout rollover, which "
+          "the flow records show as a connection split between workers", "[netns][dpdk]") {
+    TempDir dir;
+    // One connection, so every packet hashes to one socket and the other one has room.
+    const Capture original = read_capture(test_data("vlan-http-session.pcap"));
+    const std::string records = dir.path() + "/flows";
+    std::filesystem::create_directories(records);
+    const std::string prefix = "taprec-test-mqr-" + std::to_string(getpid());
+    const std::string config = dir.path() + "/taprec.yaml";
+    // 16 frames per socket, and the rx thread on the sender's core: the sender fills a socket
+    // in a fraction of its time slice while the rx thread waits for the core.
+    write_file(config,
+               "dpdk:\n"
+               "  eal: [\"--no-huge\", \"--file-prefix\", \"" + prefix + "\"]\n"
+               "  mbufs_per_port: 16383\n"
+               "  rx_descriptors: 256\n"
+               "taps:\n"
+               "  - name: full\n"
+               "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=16\"}\n"
+               "    workers: 2\n"
+               "threads: {rx: [0], idle: sleep}\n"
+               "ring_capacity: 4096\n"
+               "output:\n"
+               "  directory: " + dir.path() + "/out\n"
+               "  rotate: {bytes: 0, seconds: 0}\n"
+               "stats: {interval: 100ms}\n");
+    const std::string wrapper = dir.path() + "/run-in-ns.sh";
+    write_file(wrapper, "#!/bin/sh\nTAPREC_FLOW_RECORD=" + records + " exec " +
+                            g_namespace->exec() + taprec_binary() + " \"$@\"\n");
+    sh("chmod +x " + wrapper);
+    const std::string saved_bin = taprec_binary();
+    setenv("TAPREC_BIN", wrapper.c_str(), 1);
+    const std::string tap_dir = dir.path() + "/out/full";
+    int send_status = -1;
+    bool started = false;
+    const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
+        for (int i = 0; i < 300 && !started; ++i) {
+            started = !read_lines(tap_dir + "/.meta/stats.jsonl").empty();
+            std::this_thread::sleep_for(50ms);
+        }
+        if (started)
+            send_status = sh(g_namespace->exec() + "taskset -c 0 " + env("TAPREC_PCAP_SEND") +
+                             " send_a " + test_data("vlan-http-session.pcap") + " --loops 50 > " +
+                             dir.path() + "/sent.txt 2>&1");
+        std::this_thread::sleep_for(1s);  // the counters are read at the next idle poll
+        kill(pid, SIGTERM);
+    });
+    setenv("TAPREC_BIN", saved_bin.c_str(), 1);
+    std::filesystem::remove_all("/var/run/dpdk/" + prefix);
+    const std::string sent_text = read_file(dir.path() + "/sent.txt");
+    INFO(run.output);
+    INFO(sent_text);
+    REQUIRE(started);
+    REQUIRE(send_status == 0);
+    REQUIRE(run.exit_code == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(sent_text, m, std::regex("sent=(\\d+) failed=0")));
+    const uint64_t sent = std::stoull(m[1]);
+    CHECK(sent == 50 * original.packets.size());
+
+    // Every frame the kernel took is received or counted: a full socket's drops are nic_missed.
+    const Json stats = final_stats(tap_dir);
+    CHECK(stats.u64("ports.a.received") + stats.u64("ports.a.nic_missed") == sent);
+    CHECK(invariant_holds(stats, "a"));
+
+    // The rollover count, and the records: the connection reached both workers exactly when
+    // packets were moved.
+    uint64_t moved = 0;
+    if (std::regex_search(run.output, m, std::regex("port a: (\\d+) packets were moved by the kernel")))
+        moved = std::stoull(m[1]);
+    const FlowRecords flows = read_flow_records(records, "full");
+    CHECK(flows.packets == stats.u64("ports.a.received"));
+    CHECK(flows.workers.size() == 1);
+    CHECK(moved > 0);
+    CHECK(split_connections(flows) == (moved > 0 ? 1u : 0u));
 }
 
 int main(int argc, char** argv) {

@@ -29,7 +29,7 @@ const char* port_letter(size_t p) { return p == 0 ? "a" : "b"; }
 
 std::string_view name_of(QueueSteering steering) {
     switch (steering) {
-    case QueueSteering::single: return "one queue";
+    case QueueSteering::single: return "nothing (one queue)";
     case QueueSteering::nic_rss: return "the NIC's symmetric RSS";
     case QueueSteering::kernel_fanout: return "the kernel's symmetric fanout hash";
     case QueueSteering::peer: return "the memif peer's choice";

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -23,6 +24,13 @@ AfPacketSockets::AfPacketSockets(int ifindex) {
         length = sizeof address;
         if (::getsockname(int(fd), reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
             address.sll_ifindex != ifindex)
+            continue;
+        // Only the PMD's: its fanout group id is (pid ^ ifindex) & 0xffff (rte_eth_af_packet.c);
+        // a libpcap socket on the same interface keeps its own counters to itself.
+        int fanout = 0;
+        length = sizeof fanout;
+        if (::getsockopt(int(fd), SOL_PACKET, PACKET_FANOUT, &fanout, &length) != 0 ||
+            (fanout & 0xffff) != ((::getpid() ^ ifindex) & 0xffff))
             continue;
         fds_.push_back(int(fd));
     }

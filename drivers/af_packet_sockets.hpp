@@ -22,7 +22,7 @@ struct AfPacketCounts {
 class AfPacketSockets {
 public:
     AfPacketSockets() = default;
-    // The AF_PACKET sockets of this process bound to interface `ifindex`.
+    // The AF_PACKET sockets net_af_packet opened in this process for interface `ifindex`.
     explicit AfPacketSockets(int ifindex);
     size_t count() const noexcept { return fds_.size(); }
     // Since the last call (the kernel resets tp_drops when read; rollover counts are cumulative

@@ -27,6 +27,15 @@ inline uint16_t checksum16(const uint8_t* p, size_t n) {
     return uint16_t(~sum);
 }
 
+// Flow `flow`'s client (10.0.F.F, port P) and server (10.1.0.1:4789). The client port is the
+// flow number scrambled (a bijection onto 1024..65535 for the 65536 flows a uint16_t names, up to
+// 64512): ports that moved in step with the address bits would cancel out in a Toeplitz hash
+// with the symmetric key (period 16 bits), putting every flow on one RSS queue.
+inline uint32_t client_ip(uint16_t flow) { return uint32_t(10) << 24 | uint32_t(flow >> 8) << 8 | (flow & 0xff); }
+inline constexpr uint32_t server_ip = uint32_t(10) << 24 | uint32_t(1) << 16 | 1;
+inline uint16_t client_port(uint16_t flow) { return uint16_t(1024 + (uint32_t(flow) * 40507u) % 64512u); }
+inline constexpr uint16_t server_port = 4789;
+
 // Write a whole frame of `length` bytes for flow `flow` in `direction`; both directions of a
 // flow carry the same 5-tuple reversed, so symmetric RSS puts them on one worker.
 inline void build_frame(uint8_t* f, size_t length, const Tag& tag) {
@@ -44,16 +53,18 @@ inline void build_frame(uint8_t* f, size_t length, const Tag& tag) {
     ip[3] = uint8_t(ip_len);
     ip[8] = 64;
     ip[9] = 17;
-    const uint8_t client_ip[4] = {10, 0, uint8_t(tag.flow >> 8), uint8_t(tag.flow)};
-    const uint8_t server_ip[4] = {10, 1, 0, 1};
-    std::memcpy(ip + 12, a ? client_ip : server_ip, 4);
-    std::memcpy(ip + 16, a ? server_ip : client_ip, 4);
+    const uint32_t client = client_ip(tag.flow);
+    const uint8_t client_bytes[4] = {uint8_t(client >> 24), uint8_t(client >> 16), uint8_t(client >> 8), uint8_t(client)};
+    const uint8_t server_bytes[4] = {uint8_t(server_ip >> 24), uint8_t(server_ip >> 16), uint8_t(server_ip >> 8),
+                                     uint8_t(server_ip)};
+    std::memcpy(ip + 12, a ? client_bytes : server_bytes, 4);
+    std::memcpy(ip + 16, a ? server_bytes : client_bytes, 4);
     const uint16_t csum = checksum16(ip, 20);
     ip[10] = uint8_t(csum >> 8);
     ip[11] = uint8_t(csum);
     uint8_t* udp = ip + 20;
-    const uint16_t client_port = uint16_t(1024 + tag.flow), server_port = 4789;
-    const uint16_t sport = a ? client_port : server_port, dport = a ? server_port : client_port;
+    const uint16_t sport = a ? client_port(tag.flow) : server_port;
+    const uint16_t dport = a ? server_port : client_port(tag.flow);
     udp[0] = uint8_t(sport >> 8);
     udp[1] = uint8_t(sport);
     udp[2] = uint8_t(dport >> 8);

@@ -3,14 +3,18 @@
 // tagged with its direction and sequence number so bench/seqcheck can prove each loss.
 //
 //   taprec_gen [EAL args] -- --rate PPS|--gbps G  --seconds S  [--size N|imix|pcap:FILE]
-//                            [--flows N] [--burst N]   (--help lists them all)
-// Port 0 sends direction a (client to server), port 1 (if present) direction b. One line of JSON
+//                            [--flows N] [--burst N] [--queues N]   (--help lists them all)
+// Port 0 sends direction a (client to server), port 1 (if present) direction b. With --queues N
+// each port has N TX queues and a flow goes out on the queue a NIC with a symmetric RSS key would
+// give it (Toeplitz, key 0x6d5a repeated, over addresses and ports), the same on both ports: the
+// receiver's queue i of both ports carries the same connections, as behind such a NIC. One line of JSON
 // at the end: what was offered, what each port accepted (sent) and refused (tx_dropped).
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_thash.h>
 
 #include <pcap/pcap.h>
 
@@ -38,13 +42,14 @@ struct Options {
     std::string size = "64";
     uint16_t flows = 1024;
     uint16_t burst = 32;
+    uint16_t queues = 1;
     double delay = 1.0;  // seconds between link up and the first frame: the receiver starts polling
     double linger = 1.0; // seconds between the last frame and taking the link down
 };
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "taprec_gen: %s\nusage: taprec_gen [EAL args] -- --rate PPS | --gbps G "
-                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N] [--delay S] [--linger S]\n", message);
+                         "--seconds S [--size N|imix|pcap:FILE] [--flows N] [--burst N] [--delay S] [--linger S] [--queues N]\n", message);
     std::exit(2);
 }
 
@@ -92,11 +97,13 @@ Options parse(int argc, char** argv) {
         else if (arg == "--burst") o.burst = uint16_t(std::strtoul(v, &end, 10));
         else if (arg == "--delay") o.delay = std::strtod(v, &end);
         else if (arg == "--linger") o.linger = std::strtod(v, &end);
+        else if (arg == "--queues") o.queues = uint16_t(std::strtoul(v, &end, 10));
         else usage(("unknown option " + arg).c_str());
         if (end == v || *end != '\0') usage(("bad number for " + arg + ": " + v).c_str());
     }
     if (o.burst == 0 || o.burst > 64) usage("--burst must be 1..64");
     if (o.flows == 0) usage("--flows must be at least 1");
+    if (o.queues == 0 || o.queues > 16) usage("--queues must be 1..16");
     return o;
 }
 
@@ -129,13 +136,31 @@ std::vector<uint16_t> frame_sizes(const std::string& spec) {
     return {uint16_t(n)};
 }
 
-void start_port(uint16_t port, rte_mempool* pool) {
+void start_port(uint16_t port, rte_mempool* pool, uint16_t queues) {
     rte_eth_conf conf{};
-    if (rte_eth_dev_configure(port, 1, 1, &conf) != 0) usage("cannot configure a port");
-    if (rte_eth_rx_queue_setup(port, 0, 256, rte_eth_dev_socket_id(port), nullptr, pool) != 0 ||
-        rte_eth_tx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), nullptr) != 0)
-        usage("cannot set up queues");
+    if (rte_eth_dev_configure(port, queues, queues, &conf) != 0) usage("cannot configure a port");
+    for (uint16_t q = 0; q < queues; ++q)
+        if (rte_eth_rx_queue_setup(port, q, 256, rte_eth_dev_socket_id(port), nullptr, pool) != 0 ||
+            rte_eth_tx_queue_setup(port, q, 1024, rte_eth_dev_socket_id(port), nullptr) != 0)
+            usage("cannot set up queues");
     if (rte_eth_dev_start(port) != 0) usage("cannot start a port");
+}
+
+// The queue a NIC with a symmetric Toeplitz key gives flow `flow` (the 5-tuple of
+// bench::build_frame) in `direction`: the hash modulo the queues, as a redirection table that
+// maps entry i to queue i % queues does.
+uint16_t symmetric_rss_queue(uint16_t flow, uint8_t direction, uint16_t queues) {
+    static const std::array<uint8_t, 40> key = [] {
+        std::array<uint8_t, 40> k{};
+        for (size_t i = 0; i < k.size(); i += 2) k[i] = 0x6d, k[i + 1] = 0x5a;
+        return k;
+    }();
+    using namespace bench;
+    const bool a = direction == 0;
+    const uint32_t src = a ? client_ip(flow) : server_ip, dst = a ? server_ip : client_ip(flow);
+    const uint16_t sport = a ? client_port(flow) : server_port, dport = a ? server_port : client_port(flow);
+    uint32_t tuple[3] = {src, dst, uint32_t(sport) << 16 | dport};
+    return uint16_t(rte_softrss(tuple, 3, key.data()) % queues);
 }
 
 bool links_up(uint16_t ports) {
@@ -167,7 +192,18 @@ int main(int argc, char** argv) {
                                                 uint16_t(RTE_PKTMBUF_HEADROOM + std::max<uint16_t>(largest, 2048)),
                                                 int(rte_socket_id()));
     if (pool == nullptr) usage("cannot create the mbuf pool");
-    for (uint16_t p = 0; p < ports; ++p) start_port(p, pool);
+    for (uint16_t p = 0; p < ports; ++p) start_port(p, pool, o.queues);
+    // The flows each queue carries. A burst goes to one queue, so a refused tail is the last
+    // sequence numbers of its direction, which the next frames reuse (see below).
+    std::vector<std::vector<uint16_t>> flows_of_queue(o.queues);
+    for (uint16_t f = 0; f < o.flows; ++f) {
+        const uint16_t q = symmetric_rss_queue(f, 0, o.queues);
+        if (q != symmetric_rss_queue(f, 1, o.queues)) usage("the RSS key is not symmetric");
+        flows_of_queue[q].push_back(f);
+    }
+    std::vector<size_t> next_flow(o.queues, 0);
+    uint16_t queue = 0;
+    while (flows_of_queue[queue].empty()) ++queue;
 
     // Wait for the receiver to connect: frames sent before that are not an offer.
     const uint64_t hz = rte_get_tsc_hz();
@@ -184,7 +220,6 @@ int main(int argc, char** argv) {
     std::array<uint64_t, 2> sent{}, refused{}, sequence{};
     std::array<rte_mbuf*, 64> burst;
     size_t size_index = 0;
-    uint16_t flow = 0;
     const uint64_t start = rte_rdtsc();
     const uint64_t end = start + uint64_t(o.seconds * double(hz));
     uint64_t offered = 0;
@@ -217,11 +252,13 @@ int main(int argc, char** argv) {
             size_index = size_index + 1 == sizes.size() ? 0 : size_index + 1;
             rte_mbuf* m = burst[i];
             auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, length));
-            bench::build_frame(frame, length, {uint8_t(direction), flow, sequence[direction]++});
-            flow = uint16_t(flow + 1 == o.flows ? 0 : flow + 1);
+            const std::vector<uint16_t>& flows = flows_of_queue[queue];
+            size_t& next = next_flow[queue];
+            bench::build_frame(frame, length, {uint8_t(direction), flows[next], sequence[direction]++});
+            next = next + 1 == flows.size() ? 0 : next + 1;
         }
         const uint16_t port = ports == 2 ? direction : 0;
-        const uint16_t accepted = rte_eth_tx_burst(port, 0, burst.data(), n);
+        const uint16_t accepted = rte_eth_tx_burst(port, queue, burst.data(), n);
         if (accepted < n) {
             rte_pktmbuf_free_bulk(&burst[accepted], n - accepted);
             // Refused frames never reached the wire: their sequence numbers go to the next frames,
@@ -232,6 +269,10 @@ int main(int argc, char** argv) {
         refused[direction] += n - accepted;
         offered += n;
         if (ports == 2) direction ^= 1;
+        // Both directions of a queue's flows, then the next queue that has flows.
+        if (direction == 0)
+            do queue = uint16_t(queue + 1 == o.queues ? 0 : queue + 1);
+            while (flows_of_queue[queue].empty());
         if (accepted < n) {
             // The receiver is behind. Like a NIC at line rate, keep offering (and counting what is
             // refused) without hammering the ring's cache lines, which would only slow it further.

@@ -63,6 +63,23 @@ PortPlan plan_port(const Config& config, const TapConfig& tap, const PortConfig&
     return p;
 }
 
+// A port whose device arguments fix its queues takes them, and the workers, from the queue plan;
+// its pool is sized for them.
+void apply_queue_plan(const TapQueuePlan& queues, size_t index, PortPlan& p) {
+    if (p.config.driver != DriverKind::dpdk) return;
+    const DeviceQueues device = device_queues_from_args(p.config.device);
+    p.steering = queues.ports[index].steering;
+    p.by_queue = queues.by_queue;
+    if (!device.fixed && !device.memif_client) return;
+    p.queues_fixed_by_args = true;
+    p.queues = queues.ports[index].queues;
+    p.workers = std::max(queues.workers, uint32_t(p.queues));
+    p.workers_without_rss = queues.workers;
+    p.budget = mbufs_held_at_once(p.rx_descriptors, p.queues, p.workers, p.ring_capacity, p.cache);
+    if (p.mbufs_auto)
+        p.mbufs = uint32_t(std::min<uint64_t>(pool_size_for(p.budget.total()), limits::max_mbufs_per_port));
+}
+
 bool is_net_pcap(const PortConfig& port) {
     return port.driver == DriverKind::dpdk && parse_dpdk_device(port.device).driver == "net_pcap";
 }
@@ -186,7 +203,7 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) 
 
 // What one DPDK port is given: queues, descriptors, its pool and why that size.
 std::string port_resources(const PortPlan& p, const DpdkPlan& dpdk) {
-    std::string text = std::to_string(p.queues) + (p.queues == 1 ? " queue" : " queues at most") +
+    std::string text = std::to_string(p.queues) + (p.queues == 1 ? " queue" : p.queues_fixed_by_args ? " queues" : " queues at most") +
                        " of " + std::to_string(p.rx_descriptors) + " descriptors; pool " +
                        std::to_string(p.mbufs) + " mbufs (" + mib(uint64_t(p.mbufs) * dpdk.mbuf_bytes);
     text += p.mbufs_auto ? ", auto: " + std::to_string(p.budget.total()) + " can be held at once"
@@ -247,6 +264,10 @@ RunPlan make_plan(const Config& config, const MachineFacts& machine) {
         if (tap.b) tp.ports.push_back(plan_port(config, tap, *tap.b, &tap.a, key + ".b", machine));
         tp.workers_auto = !tap.workers;
         tp.workers = workers_without_rss(config, tap);
+        const uint32_t cores = config.threads.workers.empty() ? std::max(1u, machine.cpus)
+                                                              : uint32_t(config.threads.workers.size());
+        tp.queues = plan_tap_queues_from_args(config, t, cores);
+        for (size_t i = 0; i < tp.ports.size(); ++i) apply_queue_plan(tp.queues, i, tp.ports[i]);
         for (const PortPlan& p : tp.ports) tp.workers = std::max(tp.workers, p.queues == 1 ? 0u : p.workers);
         tp.ring_capacity = config.ring_capacity;
         tp.directory = tap_directory(config, tap);
@@ -259,6 +280,8 @@ RunPlan make_plan(const Config& config, const MachineFacts& machine) {
 
 std::vector<ConfigError> plan_errors(const Config& config, const RunPlan& plan) {
     std::vector<ConfigError> errors;
+    for (const TapPlan& tap : plan.taps)
+        if (tap.queues.error) errors.push_back(*tap.queues.error);
     for (const TapPlan& tap : plan.taps)
         for (const PortPlan& p : tap.ports) {
             if (p.config.driver != DriverKind::dpdk || p.mbufs >= p.budget.fixed()) continue;
@@ -275,7 +298,10 @@ std::vector<ConfigError> plan_errors(const Config& config, const RunPlan& plan) 
 
 void print_plan(const Config& config, const RunPlan& plan, std::ostream& out) {
     top_row(out, "config", config.path);
-    for (const TapPlan& tap : plan.taps) print_tap(out, config, tap, plan.dpdk);
+    for (size_t t = 0; t < plan.taps.size(); ++t) {
+        print_tap(out, config, plan.taps[t], plan.dpdk);
+        print_tap_queues(config.taps[t], plan.taps[t].queues, out);
+    }
 
     heading(out, "threads");
     row(out, "rx", cores(config.threads.rx));

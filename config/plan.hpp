@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "config/mbuf_budget.hpp"
+#include "config/queue_plan.hpp"
 
 namespace taprec {
 
@@ -35,6 +36,12 @@ struct PortPlan {
     uint32_t workers = 1;       // the workers this port feeds at most
     uint32_t workers_without_rss = 1;  // ... when the device gives one queue (software hash)
     bool workers_given = false; // taps[].workers is a number: a device offering fewer queues is an error
+    // Where the device arguments fix the queues (net_af_packet qpairs=, net_af_xdp queue_count=,
+    // a net_memif client): every one is polled, and the queue plan says who steers them. A NIC's
+    // RSS queues are known only once DPDK opens it: the port settles them at start.
+    bool queues_fixed_by_args = false;
+    QueueSteering steering = QueueSteering::single;
+    bool by_queue = false;      // queue i of every port feeds worker i
     size_t ports_in_tap = 1;
     uint32_t rx_descriptors = 0;
     uint32_t ring_capacity = 0;
@@ -52,6 +59,7 @@ struct TapPlan {
     uint32_t ring_capacity = 0;
     std::string directory;        // DIRECTORY/NAME/
     std::string clock;            // where the tap's timestamps come from, in words
+    TapQueuePlan queues;          // every RX queue polled and the worker each feeds
 };
 
 struct DpdkPlan {

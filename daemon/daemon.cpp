@@ -192,6 +192,7 @@ void start_taps(const Config& config, const Taps& taps) {
         log_info("tap " + taps[t]->name() + ":" + ports + "; " +
                  std::to_string(taps[t]->worker_count()) + " workers; files in " +
                  taps[t]->directory().tap_dir());
+        for (const std::string& line : taps[t]->queue_mapping()) log_info("tap " + taps[t]->name() + ": " + line);
         for (size_t p = 0; p < taps[t]->port_count(); ++p)
             if (const std::string w = taps[t]->source(p).setup_warning(); !w.empty())
                 log_warning("tap " + taps[t]->name() + ": " + w);

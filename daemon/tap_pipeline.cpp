@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
 #include "stats/json.hpp"
+#include "config/queue_plan.hpp"
 #include "writer/partial_repair.hpp"
 
 namespace taprec {
@@ -124,6 +126,8 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
         setup.reorder_window_ns = tap.reorder_window_ns;
         setup.idle = config.threads.idle;
         setup.stop = &stop_rx_;
+        if (const char* dir = std::getenv("TAPREC_FLOW_RECORD"); dir != nullptr && *dir != '\0')
+            setup.flow_record_path = std::string(dir) + "/" + tap.name + "-" + (p == 0 ? "a" : "b") + ".flows";
         rx_pollers_.push_back(std::make_unique<RxPoller>(std::move(setup)));
     }
     for (uint32_t w = 0; w < workers; ++w) {
@@ -153,6 +157,7 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
     };
     writer_ = std::make_unique<Writer>(std::move(setup));
     port_error_reported_.assign(sources_.size(), false);
+    rollover_reported_.assign(sources_.size(), false);
 }
 
 TapPipeline::~TapPipeline() {
@@ -311,12 +316,46 @@ void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
 }
 
 void TapPipeline::join() {
+    const bool ran = !threads_.empty();
     for (std::thread& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+    if (ran) report_rollover(true);
+}
+
+// Fanout rollover (net_af_packet) breaks the flow affinity the workers rely on (the TCP loss
+// estimate of a split connection is wrong); nothing is lost, so it is a warning: the first time
+// it happens, and its total at the end.
+void TapPipeline::report_rollover(bool final) {
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        const uint64_t moved = sources_[p]->nic_counters().rolled_over;
+        if (moved == 0 || (!final && rollover_reported_[p])) continue;
+        rollover_reported_[p] = true;
+        log_warning("tap " + tap_.name + " port " + (p == 0 ? "a" : "b") + ": " +
+                    std::to_string(moved) + " packets " + (final ? "were" : "so far") +
+                    " moved by the kernel to another queue than their flow's (af_packet fanout "
+                    "rollover off a nearly full queue), so their connections reached two workers; "
+                    "a larger ring per queue (framecnt= and blocksz= of net_af_packet) or "
+                    "threads.idle: spin keeps a queue from filling");
+    }
+}
+
+std::vector<std::string> TapPipeline::queue_mapping() const {
+    TapQueuePlan plan;
+    plan.port_count = sources_.size();
+    plan.workers = worker_count();
+    // As each rx thread decides (drivers/rx_poller.cpp): by queue where the port keeps flows
+    // together on as many queues as there are workers.
+    plan.by_queue = plan.workers > 1;
+    for (size_t p = 0; p < sources_.size(); ++p) {
+        plan.ports[p].queues = sources_[p]->queue_count();
+        plan.by_queue = plan.by_queue && sources_[p]->has_rss() && plan.ports[p].queues == plan.workers;
+    }
+    return describe_queue_mapping(plan);
 }
 
 std::vector<std::string> TapPipeline::take_errors() {
+    report_rollover(false);
     std::vector<std::string> errors;
     for (size_t p = 0; p < sources_.size(); ++p) {
         if (port_error_reported_[p] || !sources_[p]->at_end()) continue;

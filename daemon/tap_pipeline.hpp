@@ -50,6 +50,9 @@ public:
     uint32_t worker_count() const noexcept { return static_cast<uint32_t>(workers_.size()); }
     size_t port_count() const noexcept { return sources_.size(); }
     const PacketSource& source(size_t port) const { return *sources_[port]; }
+    // Which RX queue of which port feeds which worker, one line per worker (or one for all when
+    // the software hash spreads them), for the start-up log.
+    std::vector<std::string> queue_mapping() const;
     const OutputDirectory& directory() const noexcept { return *directory_; }
     // Fatal port errors not yet logged. Logs the writer's and the janitor's notices itself
     // (daemon/log.hpp), in their order, so the control thread's 100 ms poll of this carries
@@ -94,6 +97,8 @@ private:
     // thread_done_[i]: threads_[i] returned from its loop; set by that thread, read by heartbeats().
     std::unique_ptr<std::atomic<bool>[]> thread_done_;
     std::vector<bool> port_error_reported_;
+    void report_rollover(bool final);
+    std::vector<bool> rollover_reported_;
 
     std::atomic<bool> stop_rx_{false};
     std::atomic<bool> writer_done_{false};

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "config/limits.hpp"
+#include "drivers/af_packet_sockets.hpp"
 #include "drivers/dpdk_api.hpp"
 #include "drivers/dpdk_clock.hpp"
 #include "drivers/dpdk_device.hpp"
@@ -19,6 +20,7 @@
 #include "drivers/dpdk_mempool.hpp"
 #include "drivers/dpdk_replay.hpp"
 #include "drivers/dpdk_rss.hpp"
+#include "config/queue_plan.hpp"
 
 namespace taprec {
 namespace {
@@ -30,6 +32,17 @@ constexpr uint64_t replay_stall_ns = 1'000'000'000;  // EOF fallback, see DpdkPo
 
 bool rss_capable(const rte_eth_dev_info& info) {
     return info.max_rx_queues > 1 && rss_hash_types(info.flow_type_rss_offloads) != 0;
+}
+
+// What DPDK says the device offers. net_af_packet and net_af_xdp open their queues (sockets)
+// when the device is created: each one gets traffic whether or not it is set up, so all are.
+DeviceQueues device_queues(const std::string& device, const rte_eth_dev_info& info) {
+    DeviceQueues d = device_queues_from_args(device);
+    d.driver = info.driver_name != nullptr ? info.driver_name : "?";
+    d.max_rx_queues = info.max_rx_queues;
+    d.fixed = d.driver == "net_af_packet" || d.driver == "net_af_xdp";
+    d.rss = !d.fixed && d.driver != "net_memif" && rss_capable(info);
+    return d;
 }
 
 // The bytes the mbuf chain really holds, at most pkt_len. They can be fewer: Debian's 22.11
@@ -81,8 +94,8 @@ public:
         }
         link_type_ = replay_ ? scan_.link_type : DLT_EN10MB;
 
-        // Queues: symmetric RSS only when both ports of the tap can, so queue i means the same
-        // flows on both; otherwise one queue and the rx thread's software hash.
+        // Queues: every RX queue the device has is polled (queue_plan.hpp); queue i feeds worker
+        // i where both ports of the tap steer flows alike.
         std::optional<rte_eth_dev_info> peer_info;
         if (!plan.peer_device.empty()) {
             uint16_t peer_id;
@@ -92,22 +105,41 @@ public:
                 rte_eth_dev_info_get(peer_id, &pi) == 0)
                 peer_info = pi;
         }
-        const bool has_peer = plan.ports_in_tap == 2;
-        const bool peer_ok = !has_peer || (peer_info && rss_capable(*peer_info));
-        const uint32_t requested = plan.queues;
-        if (requested > 1 && rss_capable(info) && peer_ok) {
-            uint32_t offered = info.max_rx_queues;
-            if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
-            if (plan.workers_given && requested > offered)
-                throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
-                                         " queues requested but " + what_ + " offers " +
-                                         std::to_string(offered) + "; set workers to " +
-                                         std::to_string(offered) + " or fewer");
-            queues_ = static_cast<uint16_t>(std::min({requested, offered, uint32_t(max_queues)}));
-            rss_ = queues_ > 1;
+        const DeviceQueues device = device_queues(port.device, info);
+        uint32_t workers = plan.workers_without_rss;  // the workers this port feeds, as TapPipeline resolves them
+        if (plan.queues_fixed_by_args) {
+            // The device arguments fixed the queues and the plan sized the pool for them; a device
+            // that opened with another count would leave queues unpolled or pool-starved.
+            if (device.fixed && device.max_rx_queues != plan.queues)
+                throw std::runtime_error(what_ + " (" + driver_ + ") opened " +
+                                         std::to_string(device.max_rx_queues) + " RX queues, but " +
+                                         plan.key + "'s device arguments ask for " +
+                                         std::to_string(plan.queues) + "; please report this");
+            queues_ = plan.queues;
+            by_queue_ = plan.by_queue;
+            steering_ = plan.steering;
+            workers = plan.workers;
+        } else {
+            // A NIC: symmetric RSS only when both ports of the tap can, so queue i means the same
+            // flows on both; otherwise one queue and the rx thread's software hash.
+            const bool has_peer = plan.ports_in_tap == 2;
+            const bool peer_ok = !has_peer || (peer_info && rss_capable(*peer_info));
+            const uint32_t requested = plan.queues;
+            if (requested > 1 && rss_capable(info) && peer_ok) {
+                uint32_t offered = info.max_rx_queues;
+                if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
+                if (plan.workers_given && requested > offered)
+                    throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
+                                             " queues requested but " + what_ + " offers " +
+                                             std::to_string(offered) + "; set workers to " +
+                                             std::to_string(offered) + " or fewer");
+                queues_ = static_cast<uint16_t>(std::min({requested, offered, uint32_t(max_queues)}));
+                rss_ = queues_ > 1;
+            }
+            by_queue_ = rss_;
+            steering_ = rss_ ? QueueSteering::nic_rss : QueueSteering::single;
+            if (rss_) workers = queues_;
         }
-        // The workers this port feeds, as TapPipeline will resolve them.
-        const uint32_t workers = rss_ ? queues_ : plan.workers_without_rss;
 
         nb_rxd_ = static_cast<uint16_t>(std::min<uint32_t>(plan.rx_descriptors, UINT16_MAX));
         uint16_t nb_txd = tx_descriptors;
@@ -132,6 +164,10 @@ public:
             rte_mempool_free(pool_);
             throw;
         }
+        if (driver_ == "net_af_packet") {
+            af_packet_ = AfPacketSockets(int(info.if_index));
+            refresh_counters();
+        }
         describe_ = describe_port();
     }
 
@@ -144,7 +180,7 @@ public:
     std::string describe() const override { return describe_; }
     std::string setup_warning() const override { return setup_warning_; }
     uint16_t queue_count() const override { return queues_; }
-    bool has_rss() const override { return rss_; }
+    bool has_rss() const override { return by_queue_; }
     int link_type() const override { return link_type_; }
     bool is_wire() const noexcept override { return !replay_; }
 
@@ -195,7 +231,13 @@ public:
         rte_eth_stats st{};
         if (rte_eth_stats_get(port_id_, &st) != 0) return;
         stats_ = st;
-        missed_.store(st.imissed, std::memory_order_relaxed);
+        if (af_packet_.count() != 0) {
+            const AfPacketCounts c = af_packet_.take();
+            af_packet_dropped_ += c.dropped;
+            rolled_over_.store(rolled_over_.load(std::memory_order_relaxed) + c.rolled_over,
+                               std::memory_order_relaxed);
+        }
+        missed_.store(st.imissed + af_packet_dropped_, std::memory_order_relaxed);
         errors_.store(st.ierrors, std::memory_order_relaxed);
         nombuf_.store(st.rx_nombuf, std::memory_order_relaxed);
     }
@@ -227,6 +269,7 @@ public:
         c.missed = missed_.load(std::memory_order_relaxed);
         c.errors = errors_.load(std::memory_order_relaxed);
         c.nombuf = nombuf_.load(std::memory_order_relaxed);
+        c.rolled_over = rolled_over_.load(std::memory_order_relaxed);
         return c;
     }
 
@@ -343,7 +386,8 @@ private:
         if (replay_)
             s += ", replaying " + replay_file_ + ": " + std::to_string(scan_.records) + " records";
         s += "; " + std::string(link_text) + "; " + std::to_string(queues_) +
-             (queues_ == 1 ? " queue" : " queues") + (rss_ ? " with symmetric RSS" : ", software flow hash") +
+             (queues_ == 1 ? " queue" : " queues") +
+             (by_queue_ ? ", one per worker by " + std::string(name_of(steering_)) : ", software flow hash") +
              "; MTU " + std::to_string(mtu_) + (scatter_ ? ", scattered rx" : "") +
              (promiscuous_ ? ", promiscuous" : "") + "; timestamps: " + std::string(name_of(clock_)) +
              ")";
@@ -408,7 +452,9 @@ private:
     uint16_t port_id_ = 0;
     rte_mempool* pool_ = nullptr;
     uint16_t queues_ = 1;
-    bool rss_ = false;
+    bool rss_ = false;       // the NIC's RSS is configured with the symmetric key
+    bool by_queue_ = false;  // queue i feeds worker i (TapQueuePlan::by_queue)
+    QueueSteering steering_ = QueueSteering::single;
     bool scatter_ = false;
     bool promiscuous_ = false;
     uint32_t mtu_ = 0;
@@ -441,6 +487,9 @@ private:
     alignas(64) std::atomic<uint64_t> missed_{0};
     std::atomic<uint64_t> errors_{0};
     std::atomic<uint64_t> nombuf_{0};
+    std::atomic<uint64_t> rolled_over_{0};
+    AfPacketSockets af_packet_;     // net_af_packet: the kernel's counters of its sockets
+    uint64_t af_packet_dropped_ = 0;
 };
 
 }  // namespace

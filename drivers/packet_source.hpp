@@ -16,6 +16,9 @@ struct NicCounters {
     uint64_t missed = 0;  // no room in the NIC's or the kernel's ring: `nic_missed`
     uint64_t errors = 0;  // bad frames the NIC discarded: `nic_errors`
     uint64_t nombuf = 0;  // no buffer to receive into: `nic_nombuf`
+    // Received, but not on the queue that owns their flow: the kernel's fanout rollover moved them
+    // off a full queue (net_af_packet), so their connection was seen by two workers.
+    uint64_t rolled_over = 0;
 };
 
 // One port of a tap. Threads: rx_burst() and wait_for_packets() are called by the one rx thread

@@ -16,7 +16,10 @@ RxPoller::RxPoller(RxPollerSetup setup)
                         setup_.source->queue_count() == setup_.rx_to_worker.size())),
       link_type_(setup_.source->link_type()),
       wait_for_room_(!setup_.source->is_wire()),
-      queue_count_(setup_.source->queue_count()) {}
+      queue_count_(setup_.source->queue_count()) {
+    if (!setup_.flow_record_path.empty())
+        flow_record_ = std::make_unique<FlowRecord>(setup_.flow_record_path, link_type_);
+}
 
 void RxPoller::run() noexcept { run_stage(*this, setup_.idle); }
 
@@ -77,6 +80,7 @@ void RxPoller::finish() noexcept {
         if (received == 0) break;
     }
     source.refresh_counters();
+    if (flow_record_) flow_record_->write();
     for (PacketRing* ring : setup_.rx_to_worker) ring->finish();
 }
 
@@ -111,7 +115,9 @@ void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
 
     const auto& rings = setup_.rx_to_worker;
     if (!spread_by_hash_) {
-        hand_on_to(*rings[rings.size() == 1 ? 0 : queue], burst);
+        const uint32_t worker = rings.size() == 1 ? 0 : queue;
+        if (flow_record_) [[unlikely]] flow_record_->add(burst, queue, worker);
+        hand_on_to(*rings[worker], burst);
     } else {
         // Keep each worker's share in arrival order: one pass into per-worker bursts.
         const size_t workers = rings.size();
@@ -122,6 +128,9 @@ void RxPoller::dispatch(uint16_t queue, std::span<PacketRef> burst) noexcept {
             const size_t w = h % workers;
             shares[w][counts[w]++] = p;
         }
+        if (flow_record_) [[unlikely]]
+            for (size_t w = 0; w < workers; ++w)
+                flow_record_->add(std::span(shares[w].data(), counts[w]), queue, uint32_t(w));
         for (size_t w = 0; w < workers; ++w)
             if (counts[w] != 0) hand_on_to(*rings[w], std::span(shares[w].data(), counts[w]));
     }

@@ -5,10 +5,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "drivers/flow_record.hpp"
 #include "drivers/packet_source.hpp"
 #include "ring/packet_ring.hpp"
 #include "ring/poll_stage.hpp"
@@ -23,6 +26,7 @@ struct RxPollerSetup {
     uint64_t reorder_window_ns = 0;
     IdlePolicy idle = IdlePolicy::sleep;
     const std::atomic<bool>* stop = nullptr;   // set by the control thread: stop polling
+    std::string flow_record_path;              // debugging: see drivers/flow_record.hpp; "" = off
 };
 
 class RxPoller final : public PollStage {
@@ -57,6 +61,7 @@ private:
     uint64_t watermark_ns_ = 0;
     uint64_t sane_until_ns_ = 0;  // stamps up to this are sane by the last clock reading
     RxCounters counters_;
+    std::unique_ptr<FlowRecord> flow_record_;  // null unless TAPREC_FLOW_RECORD is set
 };
 
 }  // namespace taprec

@@ -46,9 +46,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "drivers/clock_now.hpp"
-#include "drivers/packet_source.hpp"
-#include "drivers/rx_poller.hpp"
+#include "pipeline/clock_now.hpp"
+#include "pipeline/packet_source.hpp"
+#include "rx/rx_poller.hpp"
 #include "worker/worker.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/writer.hpp"

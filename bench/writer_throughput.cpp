@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 #include "writer/pcap_file.hpp"
 
 namespace {

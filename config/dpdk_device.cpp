@@ -1,4 +1,4 @@
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -7,7 +7,7 @@
 
 #include "config/limits.hpp"
 #include "config/units.hpp"
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 
 namespace taprec {
 

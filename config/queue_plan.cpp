@@ -4,7 +4,7 @@
 #include <charconv>
 #include <thread>
 
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 
 namespace taprec {
 namespace {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "stats/counter_table.hpp"
 #include "stats/human_rate.hpp"

@@ -3,10 +3,10 @@
 // How a packet travels, and which file to read for each step:
 //  1. A TAP copies each direction of a link to its own port (a: A->B, b: B->A). An rx thread per
 //     port polls its driver in bursts (drivers/pcap_source, drivers/dpdk_*) and stamps each
-//     packet with the tap's one clock (drivers/rx_poller).
+//     packet with the tap's one clock (rx/rx_poller).
 //  2. The rx thread hands each packet to the worker that owns its flow, through a lock-free
 //     single-producer single-consumer ring (ring/spsc_ring): queue i of both ports with symmetric
-//     RSS, or the symmetric software hash (drivers/flow_hash). A full ring drops and counts.
+//     RSS, or the symmetric software hash (pipeline/flow_hash). A full ring drops and counts.
 //  3. Worker i merges its rings from a and b by timestamp (ring/ordered_merge), applies the BPF
 //     filter and snaplen, and counts (worker/worker).
 //  4. The writer merges the workers' ordered streams, copies each packet once into a large
@@ -16,6 +16,10 @@
 //     it is ready and, while every thread makes progress, that it is alive (daemon/watchdog),
 //     and writes the statistics that account for every packet (stats/: stats.jsonl and the
 //     Prometheus textfile), which `taprec stats` reads back (daemon/stats_command).
+//  6. Beside each file the writer publishes its block index (index/), by which `taprec query`
+//     (query/) finds an alert's packets without reading the rest.
+// The folders are layers: config/ and pipeline/ (PacketRef, PacketSource, PollStage, clocks) at
+// the bottom, then ring/, stats/, drivers/, rx/, worker/, index/, writer/, query/, daemon/.
 #include <cstdio>
 #include <cstring>
 #include <iostream>

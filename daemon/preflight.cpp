@@ -20,7 +20,7 @@
 #include <utility>
 
 #include "config/validate.hpp"
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 #include "drivers/dpdk_eal.hpp"
 
 namespace taprec {

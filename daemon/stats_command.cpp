@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "config/parse.hpp"
 #include "config/validate.hpp"
 #include "stats/counter_table.hpp"

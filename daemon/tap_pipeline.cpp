@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "config/limits.hpp"
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "daemon/log.hpp"
 #include "drivers/open_port.hpp"
 #include "stats/json.hpp"
@@ -344,7 +344,7 @@ std::vector<std::string> TapPipeline::queue_mapping() const {
     TapQueuePlan plan;
     plan.port_count = sources_.size();
     plan.workers = worker_count();
-    // As each rx thread decides (drivers/rx_poller.cpp): by queue where the port keeps flows
+    // As each rx thread decides (rx/rx_poller.cpp): by queue where the port keeps flows
     // together on as many queues as there are workers.
     plan.by_queue = plan.workers > 1;
     for (size_t p = 0; p < sources_.size(); ++p) {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "drivers/clock_now.hpp"  // realtime_now_ns(), which the clocks below are anchored to
+#include "pipeline/clock_now.hpp"  // realtime_now_ns(), which the clocks below are anchored to
 #include "stats/counter.hpp"
 
 namespace taprec {

@@ -22,7 +22,7 @@
 
 #include "config/config.hpp"
 #include "config/plan.hpp"
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 
 namespace taprec {
 

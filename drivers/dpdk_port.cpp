@@ -15,7 +15,7 @@
 #include "drivers/af_packet_sockets.hpp"
 #include "drivers/dpdk_api.hpp"
 #include "drivers/dpdk_clock.hpp"
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 #include "drivers/dpdk_eal.hpp"
 #include "drivers/dpdk_mempool.hpp"
 #include "drivers/dpdk_replay.hpp"

@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 #include "drivers/open_port.hpp"
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 
 namespace taprec {
 

@@ -5,7 +5,7 @@
 
 #include "config/config.hpp"
 #include "config/plan.hpp"
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 
 namespace taprec {
 

@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "drivers/packet_arena.hpp"
 #include "drivers/pcap_file_map.hpp"
 

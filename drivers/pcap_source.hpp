@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 
 namespace taprec {
 

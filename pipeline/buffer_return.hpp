@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <span>
 
-#include "drivers/packet_source.hpp"
-#include "ring/packet_ring.hpp"
+#include "config/limits.hpp"  // burst_size
+#include "pipeline/packet_source.hpp"
+#include "pipeline/port.hpp"
 
 namespace taprec {
-
-inline constexpr size_t max_ports_per_tap = 2;  // a TAP has two outputs, one per direction
 
 class BufferReturn {
 public:

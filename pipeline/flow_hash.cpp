@@ -1,8 +1,8 @@
-#include "drivers/flow_hash.hpp"
+#include "pipeline/flow_hash.hpp"
 
 #include <algorithm>
 
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 
 namespace taprec {
 namespace {

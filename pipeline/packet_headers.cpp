@@ -1,4 +1,4 @@
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 
 #include <pcap/dlt.h>
 

@@ -1,4 +1,4 @@
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 
 #include <cstring>
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "drivers/packet_ref.hpp"
+#include "pipeline/packet_ref.hpp"
 
 namespace taprec {
 

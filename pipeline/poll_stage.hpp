@@ -8,7 +8,7 @@
 
 #include <span>
 
-#include "ring/idle_wait.hpp"
+#include "pipeline/idle_wait.hpp"
 
 namespace taprec {
 

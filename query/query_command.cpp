@@ -22,7 +22,7 @@
 #include "config/defaults.hpp"
 #include "config/parse.hpp"
 #include "config/validate.hpp"
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "drivers/pcap_format.hpp"
 #include "index/index_file.hpp"
 #include "query/filter_index.hpp"

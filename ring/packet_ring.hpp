@@ -2,7 +2,7 @@
 #pragma once
 
 #include "config/limits.hpp"  // burst_size
-#include "drivers/packet_ref.hpp"
+#include "pipeline/packet_ref.hpp"
 #include "ring/spsc_ring.hpp"
 
 namespace taprec {

@@ -1,10 +1,10 @@
-#include "drivers/flow_record.hpp"
+#include "rx/flow_record.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 
 namespace taprec {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "drivers/packet_ref.hpp"
+#include "pipeline/packet_ref.hpp"
 
 namespace taprec {
 

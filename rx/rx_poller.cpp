@@ -1,11 +1,11 @@
-#include "drivers/rx_poller.hpp"
+#include "rx/rx_poller.hpp"
 
 #include <array>
 #include <chrono>
 
-#include "drivers/flow_hash.hpp"
+#include "pipeline/flow_hash.hpp"
 #include "ring/hand_on.hpp"
-#include "ring/idle_wait.hpp"
+#include "pipeline/idle_wait.hpp"
 
 namespace taprec {
 

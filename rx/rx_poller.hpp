@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "drivers/flow_record.hpp"
-#include "drivers/packet_source.hpp"
+#include "rx/flow_record.hpp"
+#include "pipeline/packet_source.hpp"
 #include "ring/packet_ring.hpp"
-#include "ring/poll_stage.hpp"
+#include "pipeline/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 
 namespace taprec {
@@ -26,7 +26,7 @@ struct RxPollerSetup {
     uint64_t reorder_window_ns = 0;
     IdlePolicy idle = IdlePolicy::sleep;
     const std::atomic<bool>* stop = nullptr;   // set by the control thread: stop polling
-    std::string flow_record_path;              // debugging: see drivers/flow_record.hpp; "" = off
+    std::string flow_record_path;              // debugging: see rx/flow_record.hpp; "" = off
 };
 
 class RxPoller final : public PollStage {

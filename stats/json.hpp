@@ -1,6 +1,8 @@
 // Minimal JSON text helpers for the .meta lines: the daemon writes JSON, it never parses it.
 #pragma once
 
+#include "pipeline/port.hpp"
+
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -27,7 +29,5 @@ inline std::string json_string(std::string_view s) {
     }
     return out + "\"";
 }
-
-inline constexpr const char* port_name(size_t port) { return port == 0 ? "a" : "b"; }
 
 }  // namespace taprec

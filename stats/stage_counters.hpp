@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "drivers/buffer_return.hpp"
+#include "pipeline/buffer_return.hpp"
 #include "ring/spsc_ring.hpp"
 #include "stats/counter.hpp"
 

@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "daemon_run.hpp"
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "index/block_summary.hpp"
 #include "index/index_file.hpp"
 
@@ -66,7 +66,7 @@ std::string repeated_capture(const TempDir& dir, const std::string& name) {
     return path;
 }
 
-// Everything an independent parser (drivers/packet_headers) finds in a frame is in its block.
+// Everything an independent parser (pipeline/packet_headers) finds in a frame is in its block.
 void require_keys_held(const bi::IndexContents& index, const bi::IndexedBlock& block,
                        const Record& r, uint32_t link_type) {
     const taprec::PacketHeaders h = taprec::parse_headers(r.frame, int(link_type));

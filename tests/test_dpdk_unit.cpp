@@ -23,13 +23,13 @@
 #include "config/parse.hpp"
 #include "drivers/dpdk_api.hpp"
 #include "drivers/dpdk_clock.hpp"
-#include "drivers/dpdk_device.hpp"
+#include "config/dpdk_device.hpp"
 #include "drivers/dpdk_eal.hpp"
 #include "drivers/dpdk_mempool.hpp"
 #include "drivers/dpdk_replay.hpp"
 #include "drivers/dpdk_rss.hpp"
-#include "drivers/flow_hash.hpp"
-#include "drivers/rx_poller.hpp"
+#include "pipeline/flow_hash.hpp"
+#include "rx/rx_poller.hpp"
 
 using namespace taprec;
 

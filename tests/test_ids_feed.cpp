@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "daemon_run.hpp"
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 #include "writer/hook_runner.hpp"
 #include "writer/janitor.hpp"
 #include "writer/output_dir.hpp"

@@ -17,7 +17,7 @@
 #include <set>
 
 #include "daemon_run.hpp"
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "index/block_summary.hpp"
 #include "index/index_file.hpp"
 #include "query/filter_index.hpp"

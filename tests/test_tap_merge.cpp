@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "daemon_run.hpp"
-#include "drivers/rx_poller.hpp"
+#include "rx/rx_poller.hpp"
 #include "ring/ordered_merge.hpp"
 
 using namespace test_support;

@@ -8,7 +8,7 @@
 
 #include "capture_files.hpp"
 #include "daemon_run.hpp"
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "worker/tcp_loss_estimator.hpp"
 
 using namespace taprec;

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "daemon_run.hpp"
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/pcap_file.hpp"
 

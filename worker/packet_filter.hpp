@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "drivers/packet_ref.hpp"
+#include "pipeline/packet_ref.hpp"
 
 namespace taprec {
 

@@ -24,8 +24,8 @@
 #include <memory>
 #include <vector>
 
-#include "drivers/flow_hash.hpp"
-#include "drivers/packet_headers.hpp"
+#include "pipeline/flow_hash.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "stats/stage_counters.hpp"
 
 namespace taprec {

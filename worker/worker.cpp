@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "ring/hand_on.hpp"
 
 namespace taprec {

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "drivers/buffer_return.hpp"
+#include "pipeline/buffer_return.hpp"
 #include "ring/ordered_merge.hpp"
-#include "ring/poll_stage.hpp"
+#include "pipeline/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 #include "worker/packet_filter.hpp"
 #include "worker/tcp_loss_estimator.hpp"

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "writer/pending_hooks.hpp"
 
 namespace taprec {

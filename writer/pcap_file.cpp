@@ -9,7 +9,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "drivers/packet_source.hpp"
+#include "pipeline/packet_source.hpp"
 
 namespace taprec {
 namespace {

@@ -16,8 +16,8 @@
 #include <span>
 #include <string>
 
-#include "drivers/buffer_return.hpp"
-#include "drivers/packet_ref.hpp"
+#include "pipeline/buffer_return.hpp"
+#include "pipeline/packet_ref.hpp"
 #include "drivers/pcap_format.hpp"
 
 namespace taprec {

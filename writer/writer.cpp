@@ -11,7 +11,7 @@
 #include <new>
 #include <system_error>
 
-#include "drivers/clock_now.hpp"
+#include "pipeline/clock_now.hpp"
 #include "stats/counter_table.hpp"
 #include "stats/json.hpp"
 #include "stats/tap_snapshot.hpp"

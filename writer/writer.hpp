@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "drivers/buffer_return.hpp"
+#include "pipeline/buffer_return.hpp"
 #include "index/index_file.hpp"
 #include "ring/ordered_merge.hpp"
-#include "ring/poll_stage.hpp"
+#include "pipeline/poll_stage.hpp"
 #include "stats/stage_counters.hpp"
 #include "stats/tap_snapshot.hpp"
 #include "writer/notices.hpp"

@@ -7,7 +7,7 @@
 
 #include <pcap/dlt.h>
 
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 
 namespace {
 constexpr std::array<int, 7> link_types = {DLT_EN10MB, DLT_LINUX_SLL, DLT_RAW, 228, 229,

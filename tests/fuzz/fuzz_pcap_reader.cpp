@@ -16,7 +16,7 @@
 #include <exception>
 #include <string>
 
-#include "drivers/packet_ref.hpp"
+#include "pipeline/packet_ref.hpp"
 #include "drivers/pcap_source.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 
 #include <pcap/dlt.h>
 
-#include "drivers/packet_headers.hpp"
+#include "pipeline/packet_headers.hpp"
 #include "worker/tcp_loss_estimator.hpp"
 
 namespace {

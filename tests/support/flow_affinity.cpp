@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "drivers/flow_record.hpp"
+#include "rx/flow_record.hpp"
 
 namespace test_support {
 namespace {

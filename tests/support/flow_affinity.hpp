@@ -1,6 +1,6 @@
 // Checks for the multi-queue end-to-end tests: what went in came out (as a set, and in order
 // within each connection and direction), and every connection reached one worker, read from
-// the rx threads' flow records (TAPREC_FLOW_RECORD, drivers/flow_record.hpp).
+// the rx threads' flow records (TAPREC_FLOW_RECORD, rx/flow_record.hpp).
 #pragma once
 
 #include <cstdint>

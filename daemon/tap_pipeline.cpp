@@ -404,6 +404,7 @@ uint64_t TapPipeline::live_value(CounterId id, size_t i) const {
     case CounterId::nic_missed: return sources_[i]->nic_counters().missed;
     case CounterId::nic_errors: return sources_[i]->nic_counters().errors;
     case CounterId::nic_nombuf: return sources_[i]->nic_counters().nombuf;
+    case CounterId::rolled_over: return sources_[i]->nic_counters().rolled_over;
     case CounterId::dropped_ring:
         return workers([i](Wk c, Tcp) { return c.dropped_ring[i].get(); }) +
                rx_pollers_[i]->counters().dropped_ring.get();
@@ -420,6 +421,9 @@ uint64_t TapPipeline::live_value(CounterId id, size_t i) const {
     case CounterId::tcp_acks: return workers([i](Wk, Tcp t) { return t.acks[i].get(); });
     case CounterId::tcp_ack_gaps: return workers([i](Wk, Tcp t) { return t.gaps[i].get(); });
     case CounterId::tcp_gap_bytes: return workers([i](Wk, Tcp t) { return t.gap_bytes[i].get(); });
+    case CounterId::clock_steers: return sources_[i]->nic_counters().clock_steers;
+    case CounterId::clock_corrected: return sources_[i]->nic_counters().clock_corrected_ns;
+    case CounterId::clock_steps: return sources_[i]->nic_counters().clock_steps;
 
     case CounterId::rx_dropped_ring:
         return ports([&](size_t p) { return rx_pollers_[p]->counters().dropped_ring.get(); });
@@ -443,6 +447,7 @@ uint64_t TapPipeline::live_value(CounterId id, size_t i) const {
     case CounterId::hooks_timed_out: return janitor_->hook_counters().timed_out.get();
     case CounterId::hooks_overflow:
         return janitor_->hook_counters().overflow.get() + janitor_->ring_overflow();
+    case CounterId::hooks_skipped: return janitor_->hook_counters().skipped.get();
     case CounterId::retention_deleted_files:
         return janitor_->retention_counters().deleted_files.get();
     case CounterId::retention_deleted_bytes:

@@ -270,6 +270,11 @@ public:
         c.errors = errors_.load(std::memory_order_relaxed);
         c.nombuf = nombuf_.load(std::memory_order_relaxed);
         c.rolled_over = rolled_over_.load(std::memory_order_relaxed);
+        const ClockSteeringCounters& clock =
+            clock_ == PortClock::device_ticks ? device_clock_.counters() : tsc_.counters();
+        c.clock_steers = clock.steers.get();
+        c.clock_corrected_ns = clock.corrected_ns.get();
+        c.clock_steps = clock.steps.get();
         return c;
     }
 

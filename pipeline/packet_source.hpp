@@ -19,6 +19,10 @@ struct NicCounters {
     // Received, but not on the queue that owns their flow: the kernel's fanout rollover moved them
     // off a full queue (net_af_packet), so their connection was seen by two workers.
     uint64_t rolled_over = 0;
+    // The port clock's steering to CLOCK_REALTIME (DPDK ports that stamp with the TSC or the NIC).
+    uint64_t clock_steers = 0;
+    uint64_t clock_corrected_ns = 0;
+    uint64_t clock_steps = 0;
 };
 
 // One port of a tap. Threads: rx_burst() and wait_for_packets() are called by the one rx thread

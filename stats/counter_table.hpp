@@ -36,7 +36,7 @@ enum CounterStage : uint8_t {
     stage_janitor = 16, // hooks and retention, off the writer thread
 };
 
-enum class CounterUnit : uint8_t { packets, bytes, events, files };
+enum class CounterUnit : uint8_t { packets, bytes, events, files, nanoseconds };
 
 enum class CounterId : uint8_t {
     // per port
@@ -45,6 +45,7 @@ enum class CounterId : uint8_t {
     nic_missed,
     nic_errors,
     nic_nombuf,
+    rolled_over,
     dropped_ring,
     dropped_writer,
     filtered,
@@ -56,6 +57,9 @@ enum class CounterId : uint8_t {
     tcp_acks,
     tcp_ack_gaps,
     tcp_gap_bytes,
+    clock_steers,
+    clock_corrected,
+    clock_steps,
     // per stage, summed over ports
     rx_dropped_ring,
     rx_clamped,
@@ -73,6 +77,7 @@ enum class CounterId : uint8_t {
     hooks_failed,
     hooks_timed_out,
     hooks_overflow,
+    hooks_skipped,
     retention_deleted_files,
     retention_deleted_bytes,
     files,
@@ -148,6 +153,10 @@ inline constexpr CounterSpec counter_table[] = {
          "Packets the NIC received with errors (damaged on the wire; not drops)."),
     PORT(nic_nombuf,     packets, stage_nic,                  true,  false, false,
          "taprec_port_nic_nombuf_packets_total", "Packets the NIC dropped for want of a buffer."),
+    PORT(rolled_over,    packets, stage_nic,                  false, false, false,
+         "taprec_port_rolled_over_packets_total",
+         "Packets the kernel's fanout rollover moved off their flow's full queue (net_af_packet): "
+         "their connection reached two workers."),
     PORT(dropped_ring,   packets, stage_rx | stage_worker,    true,  false, false,
          "taprec_port_dropped_ring_packets_total",
          "Packets dropped because a ring towards a worker or the writer was full."),
@@ -176,6 +185,16 @@ inline constexpr CounterSpec counter_table[] = {
          "Acknowledgements for data never seen: segments lost before the sensor."),
     PORT(tcp_gap_bytes,  bytes,   stage_worker,               false, true,  false,
          "taprec_port_tcp_gap_bytes_total", "Bytes acknowledged but never seen."),
+    PORT(clock_steers,   events,  stage_rx,                   false, false, false,
+         "taprec_port_clock_steers_total",
+         "Times the port's clock (TSC or NIC) was slewed towards CLOCK_REALTIME."),
+    PORT(clock_corrected, nanoseconds, stage_rx,              false, false, false,
+         "taprec_port_clock_corrected_seconds_total",
+         "The sum of the port clock's distance from CLOCK_REALTIME that its steers closed "
+         "(stats.jsonl: nanoseconds)."),
+    PORT(clock_steps,    events,  stage_rx,                   false, false, false,
+         "taprec_port_clock_steps_total",
+         "Times the port's clock jumped to CLOCK_REALTIME (more than 100 ms off: the clock was set)."),
 
     STAGE(rx_dropped_ring, rx, dropped_ring, packets, "taprec_stage_dropped_ring_packets_total",
           "Packets a stage dropped because the ring it feeds was full.",
@@ -220,6 +239,9 @@ inline constexpr CounterSpec counter_table[] = {
         "taprec_hooks_overflow_total",
         "Published files whose on_rotate command never ran: its queue was full.",
         counter_field::files<&FilesSnapshot::hooks_overflow>),
+    TAP(hooks_skipped, "hooks", skipped, stage_janitor, files, "taprec_hooks_skipped_total",
+        "Files whose hook, recorded at a stop, was skipped at the next start: the file was gone.",
+        counter_field::files<&FilesSnapshot::hooks_skipped>),
     TAP(retention_deleted_files, "retention", deleted_files, stage_janitor, files,
         "taprec_retention_deleted_files_total", "Published files deleted by output.retention.",
         counter_field::files<&FilesSnapshot::retention_deleted_files>),

@@ -130,8 +130,13 @@ std::string prometheus_text(std::span<const TapSnapshot> taps, bool final) {
     Exposition e(taps);
 
     // stats.jsonl "ports": {"a": {...}, "b": {...}}, one family per row of the counter table.
+    // Prometheus wants base units: a nanosecond counter is exposed in seconds.
     for (const CounterSpec& c : counter_table)
-        if (c.scope == CounterScope::port)
+        if (c.scope == CounterScope::port && c.unit == CounterUnit::nanoseconds)
+            e.per_port(family_of(c), [&c](const TapSnapshot& s, size_t p) {
+                return double(counter_value(c, s, p)) / 1e9;
+            });
+        else if (c.scope == CounterScope::port)
             e.per_port(family_of(c),
                        [&c](const TapSnapshot& s, size_t p) { return counter_value(c, s, p); });
     // Gauges: they go back to 0 as the pipeline drains, or move both ways.

@@ -16,6 +16,7 @@ struct PortSnapshot {
     uint64_t nic_missed = 0;
     uint64_t nic_errors = 0;
     uint64_t nic_nombuf = 0;
+    uint64_t rolled_over = 0;  // not a drop: moved to another queue (net_af_packet fanout)
     uint64_t dropped_ring = 0;  // rx_to_worker and worker_to_writer together
     uint64_t dropped_writer = 0;
     uint64_t filtered = 0;
@@ -28,6 +29,10 @@ struct PortSnapshot {
     uint64_t tcp_acks = 0;
     uint64_t tcp_ack_gaps = 0;
     uint64_t tcp_gap_bytes = 0;
+    // The port clock's steering to CLOCK_REALTIME (DPDK ports; 0 for libpcap and net_pcap).
+    uint64_t clock_steers = 0;
+    uint64_t clock_corrected = 0;
+    uint64_t clock_steps = 0;
 
     // The accounting invariant of DESIGN.md: what is neither written nor counted as lost yet.
     int64_t in_flight() const noexcept {
@@ -54,6 +59,7 @@ struct FilesSnapshot {
     uint64_t hooks_failed = 0;
     uint64_t hooks_timed_out = 0;
     uint64_t hooks_overflow = 0;  // published files whose hook never ran: queue full
+    uint64_t hooks_skipped = 0;   // recorded hooks of files gone before the next start
     uint64_t retention_deleted_files = 0;
     uint64_t retention_deleted_bytes = 0;
     uint64_t sync_errors = 0;

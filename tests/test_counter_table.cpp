@@ -54,6 +54,7 @@ const char* unit_of(const CounterSpec& c) {
     case taprec::CounterUnit::bytes: return "bytes";
     case taprec::CounterUnit::events: return "events";
     case taprec::CounterUnit::files: return "files";
+    case taprec::CounterUnit::nanoseconds: return "nanoseconds";
     }
     return "";
 }

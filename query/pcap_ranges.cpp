@@ -57,7 +57,10 @@ const char* PcapRanges::bytes_at(uint64_t offset, size_t n, uint64_t limit) {
         if (r <= 0) break;
         have += size_t(r);
     }
-    bytes_read_ += have;
+    // A record across the chunk's end is read again from its start: counted once.
+    const uint64_t new_from = std::max(offset, read_end_);
+    if (offset + have > new_from) bytes_read_ += offset + have - new_from;
+    read_end_ = std::max(read_end_, offset + have);
     buffer_offset_ = offset;
     buffer_length_ = have;
     return have >= n ? buffer_.data() : nullptr;

@@ -52,6 +52,7 @@ private:
     uint64_t buffer_offset_ = 0;
     size_t buffer_length_ = 0;
     uint64_t bytes_read_ = 0;
+    uint64_t read_end_ = 0;  // ranges only move forward: what lies below was read
     std::string damage_;
 };
 

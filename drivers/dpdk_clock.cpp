@@ -1,5 +1,7 @@
 #include "drivers/dpdk_clock.hpp"
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <ctime>
 
@@ -170,6 +172,36 @@ void DeviceClock::steer() noexcept {
         }
     }
     clock_.steer(ticks, real, steer_period_ns);
+}
+
+PortClockChoice choose_port_clock(TimestampSource timestamps, const std::string& tap_key,
+                                  const std::string& what, const rte_eth_dev_info& info,
+                                  const std::optional<rte_eth_dev_info>& peer_info) {
+    const std::string_view driver = info.driver_name != nullptr ? info.driver_name : "?";
+    const bool net_pcap = driver == "net_pcap";
+    const bool peer_net_pcap = !peer_info || std::string_view(peer_info->driver_name) == "net_pcap";
+    PortClockChoice choice;
+    switch (timestamps) {
+    case TimestampSource::software: break;
+    case TimestampSource::automatic:
+        // The driver's own stamps only where both ports of the tap have the same kind (two
+        // net_pcap ports); a NIC's clock is only used when asked for.
+        if (net_pcap && peer_net_pcap) choice.clock = rx_timestamp_unit(driver);
+        break;
+    case TimestampSource::hardware:
+        if (net_pcap) {
+            choice.clock = rx_timestamp_unit(driver);
+        } else if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) {
+            choice.clock = rx_timestamp_unit(driver);
+            choice.timestamp_offload = true;
+        } else {
+            throw std::runtime_error(tap_key + ".timestamps: hardware, but " + what + " (" +
+                                     std::string(driver) + ") has no RX timestamp offload; set "
+                                     "timestamps to auto or software");
+        }
+        break;
+    }
+    return choice;
 }
 
 }  // namespace taprec

@@ -4,8 +4,14 @@
 // driver puts in the mbuf's dynamic field, whose unit depends on the driver.
 #pragma once
 
+#include <rte_ethdev.h>
+
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+
+#include "config/config.hpp"  // TimestampSource
 
 #include "pipeline/clock_now.hpp"  // realtime_now_ns(), which the clocks below are anchored to
 #include "stats/counter.hpp"
@@ -24,6 +30,17 @@ std::string_view name_of(PortClock clock);
 // The unit of the RX timestamp dynamic field for a driver, as far as taprec knows it;
 // device_ticks for drivers not listed.
 PortClock rx_timestamp_unit(std::string_view driver_name);
+
+struct PortClockChoice {
+    PortClock clock = PortClock::tsc;
+    bool timestamp_offload = false;  // RTE_ETH_RX_OFFLOAD_TIMESTAMP must be turned on
+};
+// taps[].timestamps for one port: auto takes net_pcap's own stamps only when both ports are
+// net_pcap (one clock for both directions), else the TSC; hardware asks the NIC's clock and
+// throws, naming `tap_key` and `what`, where the port has none; software is the TSC.
+PortClockChoice choose_port_clock(TimestampSource timestamps, const std::string& tap_key,
+                                  const std::string& what, const rte_eth_dev_info& info,
+                                  const std::optional<rte_eth_dev_info>& peer_info);
 
 // What steering a clock to CLOCK_REALTIME corrected; written by the rx thread that steers.
 struct ClockSteeringCounters {

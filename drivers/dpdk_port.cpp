@@ -19,6 +19,7 @@
 #include "drivers/dpdk_eal.hpp"
 #include "drivers/dpdk_mempool.hpp"
 #include "drivers/dpdk_replay.hpp"
+#include "drivers/dpdk_queues.hpp"
 #include "drivers/dpdk_rss.hpp"
 #include "config/queue_plan.hpp"
 
@@ -30,19 +31,15 @@ constexpr uint16_t max_queues = limits::max_workers;
 constexpr uint32_t tx_descriptors = 512;     // unused: a tap port never sends; some PMDs want one
 constexpr uint64_t replay_stall_ns = 1'000'000'000;  // EOF fallback, see DpdkPort::on_empty_poll
 
-bool rss_capable(const rte_eth_dev_info& info) {
-    return info.max_rx_queues > 1 && rss_hash_types(info.flow_type_rss_offloads) != 0;
-}
-
-// What DPDK says the device offers. net_af_packet and net_af_xdp open their queues (sockets)
-// when the device is created: each one gets traffic whether or not it is set up, so all are.
-DeviceQueues device_queues(const std::string& device, const rte_eth_dev_info& info) {
-    DeviceQueues d = device_queues_from_args(device);
-    d.driver = info.driver_name != nullptr ? info.driver_name : "?";
-    d.max_rx_queues = info.max_rx_queues;
-    d.fixed = d.driver == "net_af_packet" || d.driver == "net_af_xdp";
-    d.rss = !d.fixed && d.driver != "net_memif" && rss_capable(info);
-    return d;
+// The tap's other port, when it is a DPDK port already opened by EAL.
+std::optional<rte_eth_dev_info> device_info(const std::string& device) {
+    uint16_t port_id;
+    rte_eth_dev_info info{};
+    if (device.empty() ||
+        rte_eth_dev_get_port_by_name(parse_dpdk_device(device).name.c_str(), &port_id) != 0 ||
+        rte_eth_dev_info_get(port_id, &info) != 0)
+        return std::nullopt;
+    return info;
 }
 
 // The bytes the mbuf chain really holds, at most pkt_len. They can be fewer: Debian's 22.11
@@ -96,50 +93,13 @@ public:
 
         // Queues: every RX queue the device has is polled (queue_plan.hpp); queue i feeds worker
         // i where both ports of the tap steer flows alike.
-        std::optional<rte_eth_dev_info> peer_info;
-        if (!plan.peer_device.empty()) {
-            uint16_t peer_id;
-            rte_eth_dev_info pi{};
-            if (rte_eth_dev_get_port_by_name(parse_dpdk_device(plan.peer_device).name.c_str(),
-                                             &peer_id) == 0 &&
-                rte_eth_dev_info_get(peer_id, &pi) == 0)
-                peer_info = pi;
-        }
-        const DeviceQueues device = device_queues(port.device, info);
-        uint32_t workers = plan.workers_without_rss;  // the workers this port feeds, as TapPipeline resolves them
-        if (plan.queues_fixed_by_args) {
-            // The device arguments fixed the queues and the plan sized the pool for them; a device
-            // that opened with another count would leave queues unpolled or pool-starved.
-            if (device.fixed && device.max_rx_queues != plan.queues)
-                throw std::runtime_error(what_ + " (" + driver_ + ") opened " +
-                                         std::to_string(device.max_rx_queues) + " RX queues, but " +
-                                         plan.key + "'s device arguments ask for " +
-                                         std::to_string(plan.queues) + "; please report this");
-            queues_ = plan.queues;
-            by_queue_ = plan.by_queue;
-            steering_ = plan.steering;
-            workers = plan.workers;
-        } else {
-            // A NIC: symmetric RSS only when both ports of the tap can, so queue i means the same
-            // flows on both; otherwise one queue and the rx thread's software hash.
-            const bool has_peer = plan.ports_in_tap == 2;
-            const bool peer_ok = !has_peer || (peer_info && rss_capable(*peer_info));
-            const uint32_t requested = plan.queues;
-            if (requested > 1 && rss_capable(info) && peer_ok) {
-                uint32_t offered = info.max_rx_queues;
-                if (peer_info) offered = std::min<uint32_t>(offered, peer_info->max_rx_queues);
-                if (plan.workers_given && requested > offered)
-                    throw std::runtime_error(tap_key + ".workers: " + std::to_string(requested) +
-                                             " queues requested but " + what_ + " offers " +
-                                             std::to_string(offered) + "; set workers to " +
-                                             std::to_string(offered) + " or fewer");
-                queues_ = static_cast<uint16_t>(std::min({requested, offered, uint32_t(max_queues)}));
-                rss_ = queues_ > 1;
-            }
-            by_queue_ = rss_;
-            steering_ = rss_ ? QueueSteering::nic_rss : QueueSteering::single;
-            if (rss_) workers = queues_;
-        }
+        const std::optional<rte_eth_dev_info> peer_info = device_info(plan.peer_device);
+        const PortQueueSetup queues = settle_queues(plan, port.device, what_, info, peer_info);
+        queues_ = queues.queues;
+        rss_ = queues.rss;
+        by_queue_ = queues.by_queue;
+        steering_ = queues.steering;
+        const uint32_t workers = queues.workers;
 
         nb_rxd_ = static_cast<uint16_t>(std::min<uint32_t>(plan.rx_descriptors, UINT16_MAX));
         uint16_t nb_txd = tx_descriptors;
@@ -157,7 +117,10 @@ public:
         segs_per_frame_ = std::max<uint32_t>(1, (std::max(scan_.max_caplen, 1u) + mbuf_data_room - 1) /
                                                     mbuf_data_room);
 
-        choose_clock(options.timestamps, tap_key, info, peer_info);
+        const PortClockChoice clock =
+            choose_port_clock(options.timestamps, tap_key, what_, info, peer_info);
+        clock_ = clock.clock;
+        if (clock.timestamp_offload) rx_offloads_ |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
         try {
             configure(info, socket);
         } catch (...) {
@@ -279,32 +242,6 @@ public:
     }
 
 private:
-    void choose_clock(TimestampSource timestamps, const std::string& tap_key, const rte_eth_dev_info& info,
-                      const std::optional<rte_eth_dev_info>& peer_info) {
-        const bool net_pcap = driver_ == "net_pcap";
-        const bool peer_net_pcap = !peer_info || std::string_view(peer_info->driver_name) == "net_pcap";
-        switch (timestamps) {
-        case TimestampSource::software: clock_ = PortClock::tsc; break;
-        case TimestampSource::automatic:
-            // The driver's own stamps only where both ports of the tap have the same kind
-            // (two net_pcap ports); a NIC's clock is only used when asked for.
-            clock_ = net_pcap && peer_net_pcap ? rx_timestamp_unit(driver_) : PortClock::tsc;
-            break;
-        case TimestampSource::hardware:
-            if (net_pcap) {
-                clock_ = rx_timestamp_unit(driver_);
-            } else if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) {
-                clock_ = rx_timestamp_unit(driver_);
-                rx_offloads_ |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
-            } else {
-                throw std::runtime_error(tap_key + ".timestamps: hardware, but " + what_ + " (" +
-                                         driver_ + ") has no RX timestamp offload; set "
-                                         "timestamps to auto or software");
-            }
-            break;
-        }
-    }
-
     void configure(const rte_eth_dev_info& info, int socket) {
         rte_eth_conf conf{};
         std::vector<uint8_t> key;

@@ -25,18 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? "" : value;
-}
-
-uint64_t received_so_far(const std::string& tap_dir) {
-    const auto lines = read_lines(tap_dir + "/.meta/stats.jsonl");
-    if (lines.empty()) return 0;
-    const Json s = parse_json(lines.back());
-    return s.u64("ports.a.received") + s.u64("ports.b.received");
-}
-
 }  // namespace
 
 TEST_CASE("net_memif with two queues per port fed by taprec_gen: queue i feeds worker i, one "

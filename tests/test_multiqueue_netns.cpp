@@ -53,19 +53,6 @@ private:
 
 TapNamespace* g_namespace = nullptr;
 
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? "" : value;
-}
-
-// received a + b in the newest stats line, 0 before there is one.
-uint64_t received_so_far(const std::string& tap_dir) {
-    const auto lines = read_lines(tap_dir + "/.meta/stats.jsonl");
-    if (lines.empty()) return 0;
-    const Json s = parse_json(lines.back());
-    return s.u64("ports.a.received") + s.u64("ports.b.received");
-}
-
 }  // namespace
 
 TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, one worker per "

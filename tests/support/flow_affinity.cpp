@@ -1,9 +1,12 @@
 #include "flow_affinity.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "daemon_run.hpp"
+#include "mini_json.hpp"
 #include "rx/flow_record.hpp"
 
 namespace test_support {
@@ -91,6 +94,18 @@ std::vector<size_t> connections_per_worker(const FlowRecords& records, size_t wo
         for (size_t w = 0; w < workers; ++w)
             if (mask & (uint64_t(1) << w)) ++counts[w];
     return counts;
+}
+
+std::string env(const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? "" : value;
+}
+
+uint64_t received_so_far(const std::string& tap_dir) {
+    const auto lines = read_lines(tap_dir + "/.meta/stats.jsonl");
+    if (lines.empty()) return 0;
+    const Json s = parse_json(lines.back());
+    return s.u64("ports.a.received") + s.u64("ports.b.received");
 }
 
 }  // namespace test_support

@@ -25,6 +25,10 @@ struct FlowRecords {
 };
 // The .flows files of `tap` in `dir`, one per port, merged by connection.
 FlowRecords read_flow_records(const std::string& dir, const std::string& tap);
+// The value of an environment variable, "" when unset.
+std::string env(const char* name);
+// received a + b in the newest stats.jsonl line of `tap_dir`, 0 before there is one.
+uint64_t received_so_far(const std::string& tap_dir);
 // Connections that reached more than one worker.
 size_t split_connections(const FlowRecords& records);
 // How many connections each worker got.

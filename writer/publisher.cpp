@@ -40,6 +40,12 @@ void Publisher::hand_over(ClosedFile& file) noexcept {
     const uint64_t handed = handed_.load(std::memory_order_relaxed);  // only this thread stores it
     uint64_t published = published_.load(std::memory_order_acquire);
     if (handed - published >= capacity) [[unlikely]] {
+        if (full_waits_.get() == 0)
+            setup_.notices->add(NoticeLevel::warning,
+                                "publishing falls behind: " + std::to_string(capacity) +
+                                    " closed files of " + setup_.directory->partial_dir() +
+                                    " wait to be synced and renamed; the writer waits for the "
+                                    "oldest while the rings buffer (a slow disk? logged once)");
         full_waits_.add(1);
         for (; handed - published >= capacity; published = published_.load(std::memory_order_acquire))
             published_.wait(published, std::memory_order_acquire);

@@ -2,6 +2,7 @@
 //
 //   build/bench/pipeline_bench [--packets N] [--runs R] [--workers W] [--dir DIR] [--direct] [--sink]
 //                              [--tcp-flows N] [--flows N] [--filter EXPR] [--sizes 64,1514]
+//                              [--rotate-packets N] [--sync]
 //
 // No memif, no generator core, no NIC: two PacketSources (the TAP's ports a and b) hand out
 // prepared Ethernet/IPv4/TCP frames of many flows, and the real RxPollers, rings, Workers
@@ -26,7 +27,9 @@
 // and MB of files: what a disk with --direct allows, for the thread then waits in write(2) off
 // the CPU, which the CPU figures leave out), operator new calls during the
 // run (per file opened and published, none per packet is the target), and a check that every
-// packet reached a file or the filter. The stage times cost two clock reads per step (~20 ns
+// packet reached a file or the filter, and the longest single writer step in microseconds: with
+// --rotate-packets a file is published every N packets (--sync: output.sync close, an fsync
+// each), so that step shows what a rotation holds the writer for. The stage times cost two clock reads per step (~20 ns
 // each; a step moves 32 to 512 packets).
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,10 +67,12 @@ inline uint64_t thread_cpu_ns() noexcept { return taprec::clock_ns(CLOCK_THREAD_
 
 // Time inside write(2) and what it was asked to write. The writer's library calls ::write, which
 // this definition takes over for the whole executable (the bench's own output goes through
-// stdio's internal write, not this symbol).
+// stdio's internal write, not this symbol). Only the one-core loop's thread is measured (and
+// sunk): the writer's publisher thread writes index.jsonl lines for real.
 uint64_t write_ns = 0;
 uint64_t write_bytes = 0;
 bool sink_writes = false;
+thread_local bool on_bench_thread = false;
 
 }  // namespace
 
@@ -93,6 +98,7 @@ void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p);
 #pragma GCC diagnostic pop
 
 extern "C" ssize_t write(int fd, const void* buffer, size_t n) {
+    if (!on_bench_thread) return static_cast<ssize_t>(syscall(SYS_write, fd, buffer, n));
     if (sink_writes && fd > 2) {
         write_bytes += n;
         return static_cast<ssize_t>(n);
@@ -330,6 +336,8 @@ struct Options {
     uint32_t tcp_flows = defaults::stats_tcp_flows;
     std::string filter;
     uint32_t flows = 16384;
+    uint64_t rotate_packets = 0;  // output.rotate.packets; 0: one file a run
+    bool sync = false;            // output.sync: close
 };
 
 struct Result {
@@ -340,6 +348,7 @@ struct Result {
     double file_mbps = 0;    // MB of files per second of wall time
     uint64_t allocations = 0;
     uint64_t lost = 0, files = 0, acks = 0, gaps = 0;
+    uint64_t writer_max_step_ns = 0;  // the longest single step of the writer
     bool write_seen = true;
 };
 
@@ -352,6 +361,8 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
     config.stats.tcp_flows = o.tcp_flows;
     config.output.directory = root;
     config.output.direct_io = o.direct;
+    config.output.rotate.packets = o.rotate_packets;
+    if (o.sync) config.output.sync = SyncPolicy::close;
     // The run's files go, however it ends.
     struct RemoveOnExit {
         std::string path;
@@ -377,8 +388,10 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         std::vector<bool> finished(stages.size(), false);
         size_t running = stages.size();
 
+        on_bench_thread = true;
         write_ns = 0;
         write_bytes = 0;
+        uint64_t writer_max_step_ns = 0;
         sink_writes = o.sink;
         const uint64_t allocations_before = allocations.load();
         const uint64_t start = now_ns();
@@ -390,7 +403,9 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
                 if (finished[i]) continue;
                 const uint64_t t = now_ns();
                 const StepResult s = stages[i]->step(false);
-                stage_ns[i] += now_ns() - t;
+                const uint64_t took = now_ns() - t;
+                stage_ns[i] += took;
+                if (i + 1 == stages.size()) writer_max_step_ns = std::max(writer_max_step_ns, took);
                 worked = worked || s != StepResult::idle;
                 if (s == StepResult::finished) {
                     finished[i] = true;
@@ -430,6 +445,7 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         r.total = double(total_ns) * scale;
         r.loop = r.total - double(rx_ns + worker_ns + writer_ns) * scale;
         r.allocations = allocated;
+        r.writer_max_step_ns = writer_max_step_ns;
         // Every packet is in a file, filtered, or counted as dropped; none may be dropped here.
         r.lost = pipe.lost() + (r.packets - pipe.written() - pipe.filtered());
         r.files = pipe.writer->counters().files.get();
@@ -454,12 +470,12 @@ void print(size_t size, uint32_t workers, const std::vector<Result>& runs) {
     const Result& m = sorted[sorted.size() / 2];
     std::printf("%5zu B  %u worker%s  %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f | %6.1f  %5.2f Mpps "
                 "(runs %.2f-%.2f)  on-CPU %2.0f%%  wall %.2f Mpps %.0f MB/s  allocations %llu (%.1e/pkt)  lost %llu  files %llu  "
-                "tcp acks %llu gaps %llu\n",
+                "writer max step %.0f us  tcp acks %llu gaps %llu\n",
                 size, workers, workers == 1 ? " " : "s", m.source, m.rx, m.worker, m.writer, m.write,
                 m.loop, m.total, 1e3 / m.total, 1e3 / sorted.back().total,
                 1e3 / sorted.front().total, 100 * m.on_cpu, m.wall_mpps, m.file_mbps, (unsigned long long)m.allocations,
                 double(m.allocations) / double(m.packets), (unsigned long long)m.lost,
-                (unsigned long long)m.files, (unsigned long long)m.acks, (unsigned long long)m.gaps);
+                (unsigned long long)m.files, double(m.writer_max_step_ns) / 1e3, (unsigned long long)m.acks, (unsigned long long)m.gaps);
     if (!m.write_seen)
         std::printf("  note: fewer bytes passed write(2) than the writer wrote: it no longer calls "
                     "write(2) for its blocks, so 'write' is not measured and counts under 'writer'\n");
@@ -481,7 +497,7 @@ std::vector<uint64_t> parse_list(const std::string& s) {
     std::fprintf(code == 0 ? stdout : stderr,
                  "usage: pipeline_bench [--packets N] [--runs R] [--workers 1,2] [--sizes 64,1514]\n"
                  "                      [--dir DIR] [--direct] [--sink] [--tcp-flows N] [--flows N]\n"
-                 "                      [--filter EXPR]\n"
+                 "                      [--filter EXPR] [--rotate-packets N] [--sync]\n"
                  "  --packets   packets a run, both ports together (default: ~1 GiB of files)\n"
                  "  --runs      runs per configuration; the median is printed (default 3)\n"
                  "  --dir       where the files go (default /dev/shm)\n"
@@ -489,7 +505,9 @@ std::vector<uint64_t> parse_list(const std::string& s) {
                  "              off the CPU, so read the wall figures, not the CPU ones)\n"
                  "  --sink      write(2) returns at once: the files stay empty (a /dev/null)\n"
                  "  --tcp-flows the estimator's table per worker, 0 turns it off (default %u)\n"
-                 "  --flows     TCP connections the sources interleave (default 16384)\n",
+                 "  --flows     TCP connections the sources interleave (default 16384)\n"
+                 "  --rotate-packets  publish a file every N packets (output.rotate.packets)\n"
+                 "  --sync      output.sync: close (an fsync per file)\n",
                  taprec::defaults::stats_tcp_flows);
     std::exit(code);
 }
@@ -522,6 +540,8 @@ int main(int argc, char** argv) {
             else if (arg == "--tcp-flows") o.tcp_flows = uint32_t(std::stoul(value()));
             else if (arg == "--flows") o.flows = std::max<uint32_t>(1, uint32_t(std::stoul(value())));
             else if (arg == "--filter") o.filter = value();
+            else if (arg == "--rotate-packets") o.rotate_packets = std::stoull(value());
+            else if (arg == "--sync") o.sync = true;
             else if (arg == "-h" || arg == "--help") usage(0);
             else {
                 std::fprintf(stderr, "pipeline_bench: unknown argument '%s'\n", arg.c_str());

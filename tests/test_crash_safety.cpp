@@ -123,8 +123,19 @@ TEST_CASE("kill -9 at random moments under load, restart each time: published fi
         // The start of this run repaired what the previous kill left: no repaired leftover may
         // stay, and at most the one file published just before this kill lacks its line.
         check_folder(tap, 1);
-        for (const std::string& name : list_dir(tap + "/.partial"))
-            CHECK((name == "corrupt" || pcap_names(tap + "/.partial").size() <= 1));
+        // This kill left the file being written, and the files closed but not yet published
+        // (the writer's publisher thread syncs and renames them): those are whole, only the
+        // one being written may be cut.
+        size_t cut = 0;
+        for (const std::string& name : pcap_names(tap + "/.partial")) {
+            bool whole = false;
+            try {
+                whole = read_capture(tap + "/.partial/" + name).error.empty();
+            } catch (const std::exception&) {  // not even a whole file header
+            }
+            if (!whole) ++cut;
+        }
+        CHECK(cut <= 1);
     }
     CHECK(killed >= iterations / 2);
 

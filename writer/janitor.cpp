@@ -125,7 +125,8 @@ void Janitor::run() noexcept {
                 next_retention_ns = now + retention_period_ns;
             }
             if (finishing) {
-                // The writer has published its last file, and it is in the ring by now.
+                // The writer has published its last file (its step drained the publisher), and
+                // it is in the ring by now.
                 if (stop_by_ns == 0) stop_by_ns = now + stop_grace_ns;
                 if (writer_to_janitor_.read_available() == 0 &&
                     ((hooks_.running() == 0 && hooks_.queued() == 0) || now >= stop_by_ns))

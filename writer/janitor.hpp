@@ -1,6 +1,6 @@
 // Janitor: one per tap, its own thread, so the writer never waits on a process or a directory
-// scan. The writer hands it each published file on writer_to_janitor (a small SPSC ring; the
-// writer produces, the janitor consumes); the janitor runs the on_rotate hooks (HookRunner) and
+// scan. The writer's publisher thread (writer/publisher.hpp) hands it each published file on
+// writer_to_janitor (a small SPSC ring; the publisher produces, the janitor consumes); the janitor runs the on_rotate hooks (HookRunner) and
 // applies retention after each publish and every second, deleting this run's files in the order
 // they came on the ring (after the files found at start). With no hook running it sleeps until a
 // file is published (or the next retention pass), so an idle sensor is not woken 50 times a second.
@@ -37,7 +37,7 @@ public:
     Janitor& operator=(const Janitor&) = delete;
 
     void start();
-    // Writer thread: a file was published. Never blocks; when the ring is full the file gets no
+    // Publisher thread: a file was published. Never blocks; when the ring is full the file gets no
     // hook (counted as hook overflow) and retention still finds it on its next scan.
     void file_published(const std::string& path) noexcept;
     // After the writer's last publish: run what is queued (for at most stop_grace), apply
@@ -76,7 +76,7 @@ private:
     HookRunner hooks_;
     bool min_free_warned_ = false;
     boost::lockfree::spsc_queue<std::string> writer_to_janitor_{256};
-    alignas(cache_line_size) Counter ring_overflow_;  // written by the writer thread
+    alignas(cache_line_size) Counter ring_overflow_;  // written by the publisher thread
     RetentionCounters retention_counters_;
     std::atomic<bool> finishing_{false};
     std::mutex wake_mutex_;

@@ -55,7 +55,9 @@ OutputDirectory::OutputDirectory(const std::string& root, const std::string& tap
 }
 
 bool OutputDirectory::taken(const std::string& name) const {
-    return exists(tap_dir_ + "/" + name) || exists(partial_dir_ + "/" + name);
+    // .partial first: the publisher thread may be renaming the file from there meanwhile, and
+    // a file moved after the first look is found by the second.
+    return exists(partial_dir_ + "/" + name) || exists(tap_dir_ + "/" + name);
 }
 
 std::string OutputDirectory::stem_for(uint64_t first_ts_ns) const {

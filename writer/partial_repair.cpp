@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "drivers/pcap_file_map.hpp"
@@ -111,6 +112,30 @@ std::vector<std::string> leftovers(const std::string& dir) {
     ::closedir(d);
     std::sort(names.begin(), names.end());
     return names;
+}
+
+// The time of a leftover's first record (0 when it has none or is no pcap file): the order the
+// writer made the leftovers in. There may be several (closed files wait in .partial for the
+// publisher's thread), and their names do not sort in that order: "NAME-1.pcap" < "NAME.pcap".
+uint64_t first_record_ns(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    unsigned char head[PcapFile::file_header_size + PcapFile::record_header_size] = {};
+    const ssize_t n = ::pread(fd, head, sizeof head, 0);
+    ::close(fd);
+    if (n != ssize_t(sizeof head)) return 0;
+    const std::optional<PcapFileHeader> header = parse_pcap_file_header(
+        std::as_bytes(std::span(head).first<PcapFile::file_header_size>()));
+    if (!header) return 0;
+    uint32_t seconds, fraction;
+    std::memcpy(&seconds, head + PcapFile::file_header_size, 4);
+    std::memcpy(&fraction, head + PcapFile::file_header_size + 4, 4);
+    if (header->swapped) {
+        seconds = swap32(seconds);
+        fraction = swap32(fraction);
+    }
+    return uint64_t(seconds) * 1'000'000'000u +
+           (header->nanoseconds ? fraction : uint64_t(fraction) * 1000u);
 }
 
 void set_aside(const OutputDirectory& directory, const std::string& name, const std::string& why,
@@ -291,8 +316,12 @@ RepairResult repair_partials(const OutputDirectory& directory) {
     RepairResult result;
     // Published files first: the files repaired below get their index lines as they go.
     index_unlisted(directory, result);
-    for (const std::string& name : leftovers(directory.partial_dir()))
-        repair_one(directory, name, result);
+    // Oldest first, as the writer closed them, so index.jsonl keeps capture order.
+    std::vector<std::pair<uint64_t, std::string>> ordered;
+    for (std::string& name : leftovers(directory.partial_dir()))
+        ordered.emplace_back(first_record_ns(directory.partial_path(name)), std::move(name));
+    std::sort(ordered.begin(), ordered.end());
+    for (const auto& [first_ns, name] : ordered) repair_one(directory, name, result);
     // Indexes of files being written that are gone (removed or set aside above).
     for (const std::string& name : leftovers(directory.meta_dir()))
         if (name.ends_with(".idx.partial")) ::unlink((directory.meta_dir() + "/" + name).c_str());

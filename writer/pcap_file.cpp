@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 #include "pipeline/packet_source.hpp"
 
@@ -208,14 +209,19 @@ void PcapFile::flush(FlushResult& flushed) noexcept {
 }
 
 int PcapFile::close(FlushResult& flushed, bool sync) noexcept {
-    if (fd_ < 0) return 0;
-    flush(flushed);
+    const int fd = release(flushed);
+    if (fd < 0) return 0;
     int error = 0;
-    if (sync && ::fsync(fd_) != 0) error = errno;
-    ::close(fd_);
-    fd_ = -1;
-    direct_ = false;
+    if (sync && ::fsync(fd) != 0) error = errno;
+    ::close(fd);
     return error;
+}
+
+int PcapFile::release(FlushResult& flushed) noexcept {
+    if (fd_ < 0) return -1;
+    flush(flushed);
+    direct_ = false;
+    return std::exchange(fd_, -1);
 }
 
 }  // namespace taprec

@@ -67,6 +67,9 @@ public:
     // Flush, optionally fsync, and close. The caller publishes the file. Returns the errno of a
     // failed fsync, else 0.
     int close(FlushResult& flushed, bool sync) noexcept;
+    // Flush, and give the still-open descriptor to the caller, who syncs and closes it (the
+    // writer's Publisher, off the writer's thread). The object is closed for the next open().
+    int release(FlushResult& flushed) noexcept;
 
     // Writes of buffered records that succeeded, and that failed (their records lost): what the
     // block index follows to know when its pending records reached the file.

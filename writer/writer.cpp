@@ -12,7 +12,6 @@
 #include <system_error>
 
 #include "pipeline/clock_now.hpp"
-#include "stats/counter_table.hpp"
 #include "stats/json.hpp"
 #include "stats/tap_snapshot.hpp"
 
@@ -37,7 +36,20 @@ Writer::Writer(WriterSetup setup)
       buffers_(setup_.sources),
       block_(allocate_block(setup_.block_size)),
       file_(block_, setup_.block_size, setup_.output.format == OutputFormat::pcap_ns,
-            setup_.output.snaplen, setup_.link_type) {}
+            setup_.output.snaplen, setup_.link_type),
+      publisher_(publisher_setup()) {}
+
+PublisherSetup Writer::publisher_setup() {
+    PublisherSetup p;
+    p.directory = setup_.directory;
+    p.sync = setup_.output.sync == SyncPolicy::close;
+    for (size_t port = 0; port < max_ports_per_tap; ++port) p.ports[port] = setup_.sources[port] != nullptr;
+    p.published = setup_.published;
+    p.files = &counters_.files;
+    p.sync_errors = &file_counters_.sync_errors;
+    p.notices = &notices_;
+    return p;
+}
 
 Writer::~Writer() {
     std::free(block_);
@@ -71,6 +83,7 @@ StepResult Writer::step(bool) noexcept {
     if (worked) return StepResult::worked;
     if (!merge_.finished()) return StepResult::idle;
     close_and_publish();
+    publisher_.drain();  // finished means published: the janitor's last pass and exit 0 follow
     publish_late_counts();
     return StepResult::finished;
 }
@@ -171,14 +184,6 @@ void Writer::open_index() noexcept {
     }
 }
 
-// Renamed to NAME.idx before the pcap file is renamed into place: a published file has its
-// index from the moment it appears (or none, when this failed: query then reads it in full).
-bool Writer::publish_index(const std::string& published) noexcept {
-    const std::string from = setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
-    const std::string to = setup_.directory->meta_dir() + "/" + block_index::index_name(file_name(published));
-    return ::rename(from.c_str(), to.c_str()) == 0;
-}
-
 // A timestamp far ahead of the wall clock (a clock step, a bogus hardware stamp) would name the
 // file years ahead and hold back every later packet in ordering; it becomes the newest sane
 // timestamp instead (the clock now when nothing was written yet), so names and order stay true.
@@ -263,88 +268,31 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     deadline_ns_ = interval == 0 ? 0 : (now_ns / interval + 1) * interval;
 }
 
+// What makes the file public (fsync, close, renames, the index.jsonl line, hooks) is the
+// publisher's: here only the last block is written, so the next packet can open the next file.
 void Writer::close_and_publish() noexcept {
     if (!file_.is_open()) return;
     unwritten_since_ns_ = 0;
     FlushResult flushed;
     const uint64_t written_before = file_.blocks_written();
     const uint64_t failed_before = file_.blocks_failed();
-    const int sync_error = file_.close(flushed, setup_.output.sync == SyncPolicy::close);
+    ClosedFile closed;
+    closed.fd = file_.release(flushed);
     index_written(written_before, failed_before);
-    const bool indexed = index_.is_open();
+    closed.indexed = index_.is_open();
     index_.close();
-    if (const int error = sync_error; error != 0) {
-        file_counters_.sync_errors.add(1);
-        notices_.add(NoticeLevel::error, "fsync of " + setup_.directory->partial_path(name_) +
-                                             " failed: " + std::strerror(error) +
-                                             "; publishing it anyway");
-    }
     account(flushed);
-    const std::string partial = setup_.directory->partial_path(name_);
-    const std::string partial_index =
-        setup_.directory->meta_dir() + "/" + block_index::writing_index_name(name_);
-    if (file_.packets() == 0) {
-        ::unlink(partial.c_str());  // everything in it was lost: nothing worth publishing
-        ::unlink(partial_index.c_str());
-        return;
-    }
-    // publish() takes the next free name on a clash; the index goes first under the name the
-    // file had when made, and follows it should that change.
-    if (indexed && !publish_index(setup_.directory->tap_dir() + "/" + name_))
-        ::unlink(partial_index.c_str());
-    std::string published;
-    try {
-        published = setup_.directory->publish(name_);
-    } catch (const std::exception& e) {
-        // Left in .partial: the next start repairs and publishes it.
-        notices_.add(NoticeLevel::error, std::string(e.what()) + "; the file stays in .partial");
-        return;
-    }
-    counters_.files.add(1);
-    if (file_name(published) != name_) {
-        const std::string meta = setup_.directory->meta_dir() + "/";
-        ::rename((meta + block_index::index_name(name_)).c_str(),
-                 (meta + block_index::index_name(file_name(published))).c_str());
-    }
-
-    const TapSnapshot now = setup_.totals_so_far ? setup_.totals_so_far() : TapSnapshot{};
-    const TapSnapshot& before = totals_at_last_publish_;
-    // "file" first: readers match a line by its start (partial_repair.cpp, bench/seqcheck);
-    // "name", the same, last, for it is what DESIGN.md calls the field.
-    const std::string name_json = json_string(file_name(published));
-    std::string line = "{\"file\":" + name_json +
-                       ",\"first_ns\":" + std::to_string(first_ts_ns_) +
-                       ",\"last_ns\":" + std::to_string(last_ts_ns_) +
-                       ",\"packets\":" + std::to_string(file_.packets()) +
-                       ",\"bytes\":" + std::to_string(file_.size()) + ",\"ports\":{";
-    for (size_t port = 0; port < max_ports_per_tap; ++port) {
-        if (setup_.sources[port] == nullptr) continue;
-        if (port != 0) line += ",";
-        auto grown = [&](const CounterSpec& c) {
-            return counter_value(c, now, port) - counter_value(c, before, port);
-        };
-        line += std::string("\"") + port_name(port) + "\":{\"packets\":" +
-                std::to_string(file_packets_[port]) + ",\"drops\":" +
-                std::to_string(port_drops(now, port) - port_drops(before, port));
-        for (const CounterSpec& c : counter_table)
-            if (c.per_file) line += std::string(",\"") + c.name + "\":" + std::to_string(grown(c));
-        char percent[32];
-        std::snprintf(percent, sizeof percent, "%.4f",
-                      upstream_loss_percent(grown(counter_spec(CounterId::tcp_ack_gaps)),
-                                            grown(counter_spec(CounterId::tcp_acks))));
-        line += std::string(",\"upstream_loss_percent\":") + percent + "}";
-    }
-    line += "},\"name\":" + name_json + "}";
-    // The next file's counts start where this file's end, not when it opens: the workers count
-    // ahead of the writer, so a snapshot at open would miss what they counted in between, and
-    // the per-file counts would no longer add up to the totals.
-    totals_at_last_publish_ = now;
-    try {
-        setup_.directory->append_meta_line("index.jsonl", line);
-    } catch (const std::exception& e) {
-        notices_.add(NoticeLevel::error, e.what());
-    }
-    if (setup_.published) setup_.published(published);
+    closed.name = std::move(name_);
+    closed.first_ns = first_ts_ns_;
+    closed.last_ns = last_ts_ns_;
+    closed.packets = file_.packets();
+    closed.bytes = file_.size();
+    closed.port_packets = file_packets_;
+    // The counts of this file's index.jsonl line end here, and the next file's start here: the
+    // workers count ahead of the writer, so a snapshot when the next file opens would miss what
+    // they counted in between, and the per-file counts would no longer add up to the totals.
+    if (closed.packets != 0 && setup_.totals_so_far) closed.totals = setup_.totals_so_far();
+    publisher_.hand_over(closed);
 }
 
 }  // namespace taprec

@@ -19,6 +19,7 @@
 #include "writer/notices.hpp"
 #include "writer/output_dir.hpp"
 #include "writer/pcap_file.hpp"
+#include "writer/publisher.hpp"
 
 namespace taprec {
 
@@ -37,8 +38,8 @@ struct WriterSetup {
     // Every counter so far; index.jsonl records per port how much the drops and the per_file
     // counters (stats/counter_table.hpp) grew while a file was open. Called once per file.
     std::function<TapSnapshot()> totals_so_far;
-    // Told the path of each published file (on_rotate hooks, retention). Called on the writer
-    // thread, so it must not block: Janitor::file_published() only pushes on a ring.
+    // Told the path of each published file (on_rotate hooks, retention). Called on the writer's
+    // publisher thread (writer/publisher.hpp), in publication order.
     std::function<void(const std::string&)> published;
     // A packet stamped more than this ahead of the wall clock is a bogus stamp or a clock step:
     // it is written with the newest sane timestamp instead and counted as clamped.
@@ -61,7 +62,8 @@ public:
     ~Writer();
 
     // The thread body: returns once every worker has finished and everything is written and
-    // published.
+    // published. A rotation hands the closed file to the publisher's thread, which syncs,
+    // renames and records it while this one writes the next file.
     void run() noexcept;
     // One merged burst written, rotations due done (see PollStage).
     StepResult step(bool may_block) noexcept override;
@@ -85,7 +87,7 @@ private:
     void index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept;
     void index_record() noexcept;
     void open_index() noexcept;
-    bool publish_index(const std::string& published) noexcept;
+    PublisherSetup publisher_setup();
 
     static constexpr int bursts_per_step = 16;
 
@@ -104,7 +106,6 @@ private:
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
     uint64_t unwritten_since_ns_ = 0;  // wall clock time the oldest unwritten packet was buffered
     PerPort<uint64_t> file_packets_{};
-    TapSnapshot totals_at_last_publish_;  // per-file counts in index.jsonl are since this
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
     uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes
@@ -118,6 +119,7 @@ private:
     Notices notices_;
     WriterCounters counters_;
     WriterFileCounters file_counters_;
+    Publisher publisher_;  // last: its thread stops (after publishing all) before the rest goes
 };
 
 }  // namespace taprec

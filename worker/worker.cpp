@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "drivers/packet_headers.hpp"
 #include "ring/hand_on.hpp"
 
 namespace taprec {
@@ -63,9 +62,7 @@ size_t Worker::process(std::span<PacketRef> burst) noexcept {
     size_t kept = 0;
     const PacketFilter* filter = setup_.filter;
     // Capture quality is about the wire, so the estimator sees every packet, filtered or not.
-    if (estimator_.enabled())
-        for (const PacketRef& p : burst)
-            estimator_.observe(parse_headers(p.head(), setup_.link_type), p.port, p.ts_ns);
+    estimator_.observe_burst(burst, setup_.link_type);
     for (PacketRef& p : burst) {
         if (filter != nullptr && !filter->accepts(p)) {
             counters_.filtered[p.port].add(1);

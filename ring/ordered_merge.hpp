@@ -36,16 +36,21 @@ public:
         while (n < out.size()) {
             const size_t k = smallest_head();
             if (k == no_input) break;
+            // A run from input k: while the others stay as they are, every head of k up to
+            // their bound may go out without looking at them again (only k moves).
+            uint64_t bound;
             Input& in = inputs_[k];
-            const uint64_t ts = in.head().ts_ns;
-            if (!others_cannot_precede(k, ts)) break;
-            out[n] = in.head();
-            if (ts < last_emitted_ns_) [[unlikely]]
-                count_late(out[n]);
-            else
-                last_emitted_ns_ = ts;
-            ++n;
-            if (++in.begin == in.end) refill(in);
+            if (!run_bound(k, bound) || in.head().ts_ns > bound) break;
+            do {
+                const uint64_t ts = in.head().ts_ns;
+                out[n] = in.head();
+                if (ts < last_emitted_ns_) [[unlikely]]
+                    count_late(out[n]);
+                else
+                    last_emitted_ns_ = ts;
+                ++n;
+                if (++in.begin == in.end) refill(in);
+            } while (n < out.size() && !in.empty() && in.head().ts_ns <= bound);
         }
         return n;
     }
@@ -136,12 +141,18 @@ private:
         return best;
     }
 
-    // Every empty input j has promised nothing older than ts, and on a tie j comes after k.
-    bool others_cannot_precede(size_t k, uint64_t ts) const noexcept {
+    // The newest timestamp input k may emit before another input must be looked at: every
+    // other input j can deliver nothing older than its frontier (its head, or its watermark
+    // when empty), and on a tie j goes first when j < k. False when k may emit nothing at all
+    // (such a j stands at 0).
+    bool run_bound(size_t k, uint64_t& bound) const noexcept {
+        bound = PacketRing::finished_watermark;
         for (size_t j = 0; j < inputs_.size(); ++j) {
-            const Input& in = inputs_[j];
-            if (j == k || !in.empty()) continue;
-            if (in.watermark < ts || (in.watermark == ts && j < k)) return false;
+            if (j == k) continue;
+            const uint64_t frontier = input_frontier_ns(j);
+            if (j > k) bound = std::min(bound, frontier);
+            else if (frontier == 0) return false;
+            else bound = std::min(bound, frontier - 1);
         }
         return true;
     }

@@ -54,20 +54,18 @@ TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const EndpointPair& key,
     return oldest;
 }
 
-TcpLossEstimator::Segment TcpLossEstimator::segment_of(const PacketHeaders& h, uint16_t port,
-                                                       uint64_t ts_ns) noexcept {
-    Segment s;
+void TcpLossEstimator::segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
+                                  Segment& s) noexcept {
     s.ts_ns = ts_ns;
     s.port = uint8_t(port & 1);
     s.tcp = h.has_tcp;
-    if (!s.tcp) return s;
+    if (!s.tcp) return;
     s.src_is_low = order_endpoints(h.src_addr, h.src_port, h.dst_addr, h.dst_port, s.key);
     s.hash = endpoint_pair_hash(s.key, tcp_protocol);
     s.seq = h.tcp_seq;
     s.ack = h.tcp_ack;
     s.payload = h.tcp_payload;
     s.flags = h.tcp_flags;
-    return s;
 }
 
 // The slot the probe starts at, both of the cache lines a Flow can span.
@@ -79,7 +77,9 @@ void TcpLossEstimator::prefetch_slot(uint64_t hash) const noexcept {
 
 void TcpLossEstimator::observe(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept {
     if (table_.empty()) return;
-    observe_segment(segment_of(h, port, ts_ns));
+    Segment s;
+    segment_of(h, port, ts_ns, s);
+    observe_segment(s);
 }
 
 void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_type) noexcept {
@@ -89,7 +89,7 @@ void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_
         const size_t n = std::min(burst.size(), segments.size());
         for (size_t i = 0; i < n; ++i) {
             const PacketRef& p = burst[i];
-            segments[i] = segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns);
+            segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
             if (segments[i].tcp) prefetch_slot(segments[i].hash);
         }
         for (size_t i = 0; i < n; ++i) observe_segment(segments[i]);

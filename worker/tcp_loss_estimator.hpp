@@ -117,12 +117,15 @@ private:
     };
     static constexpr size_t probe_limit = 8;
 
-    static Segment segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept;
+    static void segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
+                           Segment& s) noexcept;
     void prefetch_slot(uint64_t hash) const noexcept;
     void observe_segment(const Segment& s) noexcept;
-    Flow* find_or_add(const EndpointPair& key, uint64_t hash) noexcept;
-    void on_segment(Direction& sender, const Segment& s) noexcept;
-    void on_ack(Flow& flow, int acker_side, uint32_t ack, uint64_t ts_ns) noexcept;
+    // Inlined into observe_segment(), once per TCP packet: the calls cost as much as the bodies.
+    [[gnu::always_inline]] inline Flow* find_or_add(const EndpointPair& key, uint64_t hash) noexcept;
+    [[gnu::always_inline]] inline void on_segment(Direction& sender, const Segment& s) noexcept;
+    [[gnu::always_inline]] inline void on_ack(Flow& flow, int acker_side, uint32_t ack,
+                                              uint64_t ts_ns) noexcept;
     static bool acknowledges_unseen(const Direction& data_side, uint32_t ack) noexcept;
     void judge(Direction& data_side, uint32_t ack) noexcept;
     void judge_front(PendingQueue& queue) noexcept;

@@ -34,13 +34,13 @@ public:
             if (inputs_[i].empty()) refill(inputs_[i]);
         size_t n = 0;
         while (n < out.size()) {
-            const size_t k = smallest_head();
+            uint64_t bound;
+            const size_t k = smallest_head(bound);
             if (k == no_input) break;
             // A run from input k: while the others stay as they are, every head of k up to
             // their bound may go out without looking at them again (only k moves).
-            uint64_t bound;
             Input& in = inputs_[k];
-            if (!run_bound(k, bound) || in.head().ts_ns > bound) break;
+            if (in.head().ts_ns > bound) break;
             do {
                 const uint64_t ts = in.head().ts_ns;
                 out[n] = in.head();
@@ -132,29 +132,30 @@ private:
         packet.flags |= PacketRef::late;
     }
 
-    size_t smallest_head() const noexcept {
+    // The input with the smallest head (the first of equal ones), and in `bound` the newest
+    // timestamp it may emit before another input must be looked at: every other input j can
+    // deliver nothing older than its frontier (its head, or its watermark when empty), and on a
+    // tie j goes first when j < k. One pass: the inputs before a new smallest hold it to their
+    // frontiers minus one, the inputs after it to their frontiers.
+    size_t smallest_head(uint64_t& bound) const noexcept {
         size_t best = no_input;
-        for (size_t i = 0; i < inputs_.size(); ++i) {
-            if (inputs_[i].empty()) continue;
-            if (best == no_input || inputs_[i].head().ts_ns < inputs_[best].head().ts_ns) best = i;
-        }
-        return best;
-    }
-
-    // The newest timestamp input k may emit before another input must be looked at: every
-    // other input j can deliver nothing older than its frontier (its head, or its watermark
-    // when empty), and on a tie j goes first when j < k. False when k may emit nothing at all
-    // (such a j stands at 0).
-    bool run_bound(size_t k, uint64_t& bound) const noexcept {
+        uint64_t before = PacketRing::finished_watermark;  // the least frontier of inputs so far
+        bool blocked = false;  // an input before `best` stands at 0: nothing of it may go yet
         bound = PacketRing::finished_watermark;
-        for (size_t j = 0; j < inputs_.size(); ++j) {
-            if (j == k) continue;
-            const uint64_t frontier = input_frontier_ns(j);
-            if (j > k) bound = std::min(bound, frontier);
-            else if (frontier == 0) return false;
-            else bound = std::min(bound, frontier - 1);
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+            const Input& in = inputs_[i];
+            const uint64_t frontier = in.empty() ? in.watermark : in.head().ts_ns;
+            if (!in.empty() && (best == no_input || frontier < inputs_[best].head().ts_ns)) {
+                best = i;
+                blocked = i != 0 && before == 0;
+                bound = i == 0 || blocked ? PacketRing::finished_watermark : before - 1;
+            } else {
+                bound = std::min(bound, frontier);
+            }
+            before = std::min(before, frontier);
         }
-        return true;
+        if (blocked) return no_input;
+        return best;
     }
 
     std::vector<Input> inputs_;

@@ -35,7 +35,7 @@ StepResult Worker::step(bool) noexcept {
         if (n < burst_size) break;
     }
     // Only a watermark that moved is stored: a store of the same value still takes the line
-    // away from the writer, which reads it whenever its ring runs empty, i.e. most idle steps.
+    // away from the writer, whose merge loads it before every pop of this ring.
     const uint64_t frontier = merge_.frontier_ns();
     if (frontier != published_watermark_) {
         out.publish_watermark(frontier);

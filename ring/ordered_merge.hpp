@@ -34,18 +34,23 @@ public:
             if (inputs_[i].empty()) refill(inputs_[i]);
         size_t n = 0;
         while (n < out.size()) {
-            const size_t k = smallest_head();
+            uint64_t bound;
+            const size_t k = smallest_head(bound);
             if (k == no_input) break;
+            // A run from input k: while the others stay as they are, every head of k up to
+            // their bound may go out without looking at them again (only k moves).
             Input& in = inputs_[k];
-            const uint64_t ts = in.head().ts_ns;
-            if (!others_cannot_precede(k, ts)) break;
-            out[n] = in.head();
-            if (ts < last_emitted_ns_) [[unlikely]]
-                count_late(out[n]);
-            else
-                last_emitted_ns_ = ts;
-            ++n;
-            if (++in.begin == in.end) refill(in);
+            if (in.head().ts_ns > bound) break;
+            do {
+                const uint64_t ts = in.head().ts_ns;
+                out[n] = in.head();
+                if (ts < last_emitted_ns_) [[unlikely]]
+                    count_late(out[n]);
+                else
+                    last_emitted_ns_ = ts;
+                ++n;
+                if (++in.begin == in.end) refill(in);
+            } while (n < out.size() && !in.empty() && in.head().ts_ns <= bound);
         }
         return n;
     }
@@ -127,23 +132,30 @@ private:
         packet.flags |= PacketRef::late;
     }
 
-    size_t smallest_head() const noexcept {
+    // The input with the smallest head (the first of equal ones), and in `bound` the newest
+    // timestamp it may emit before another input must be looked at: every other input j can
+    // deliver nothing older than its frontier (its head, or its watermark when empty), and on a
+    // tie j goes first when j < k. One pass: the inputs before a new smallest hold it to their
+    // frontiers minus one, the inputs after it to their frontiers.
+    size_t smallest_head(uint64_t& bound) const noexcept {
         size_t best = no_input;
+        uint64_t before = PacketRing::finished_watermark;  // the least frontier of inputs so far
+        bool blocked = false;  // an input before `best` stands at 0: nothing of it may go yet
+        bound = PacketRing::finished_watermark;
         for (size_t i = 0; i < inputs_.size(); ++i) {
-            if (inputs_[i].empty()) continue;
-            if (best == no_input || inputs_[i].head().ts_ns < inputs_[best].head().ts_ns) best = i;
+            const Input& in = inputs_[i];
+            const uint64_t frontier = in.empty() ? in.watermark : in.head().ts_ns;
+            if (!in.empty() && (best == no_input || frontier < inputs_[best].head().ts_ns)) {
+                best = i;
+                blocked = i != 0 && before == 0;
+                bound = i == 0 || blocked ? PacketRing::finished_watermark : before - 1;
+            } else {
+                bound = std::min(bound, frontier);
+            }
+            before = std::min(before, frontier);
         }
+        if (blocked) return no_input;
         return best;
-    }
-
-    // Every empty input j has promised nothing older than ts, and on a tie j comes after k.
-    bool others_cannot_precede(size_t k, uint64_t ts) const noexcept {
-        for (size_t j = 0; j < inputs_.size(); ++j) {
-            const Input& in = inputs_[j];
-            if (j == k || !in.empty()) continue;
-            if (in.watermark < ts || (in.watermark == ts && j < k)) return false;
-        }
-        return true;
     }
 
     std::vector<Input> inputs_;

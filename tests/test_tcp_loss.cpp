@@ -3,8 +3,12 @@
 // gaps as tshark finds lost segments, and one more per data segment taken out.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "capture_files.hpp"
 #include "daemon_run.hpp"
@@ -278,6 +282,99 @@ Packet tcp_frame(bool from_client, uint32_t seq, uint32_t ack, uint8_t flags, ui
 }
 
 }  // namespace
+
+namespace {
+
+// Every counter of an estimator, for a CHECK to print.
+std::string counters_text(const TcpLossEstimator& e) {
+    const TcpLossCounters& c = e.counters();
+    std::string text;
+    for (uint16_t port = 0; port < 2; ++port)
+        text += "acks " + std::to_string(c.acks[port].get()) + " gaps " +
+                std::to_string(c.gaps[port].get()) + " bytes " +
+                std::to_string(c.gap_bytes[port].get()) + "; ";
+    return text + "evictions " + std::to_string(c.evictions.get());
+}
+
+// Many connections interleaved at random (fixed seed): data segments of which some never reach
+// us, ACKs, retransmissions; timestamps that tie often. Client to server on port a, back on b.
+Capture lossy_conversations(int connections, int segments) {
+    std::mt19937 random(19);
+    struct Connection {
+        uint32_t client_seq = 1000, server_seq = 9000;
+    };
+    std::vector<Connection> conns(size_t(connections), Connection{});
+    Capture c;
+    c.link_type = 1;
+    uint64_t ts = 1'000'000;
+    for (int i = 0; i < segments; ++i) {
+        const size_t k = random() % conns.size();
+        Connection& conn = conns[k];
+        const bool from_client = random() % 2 == 0;
+        ts += (random() % 3 == 0) ? 1000 : 0;
+        uint32_t& seq = from_client ? conn.client_seq : conn.server_seq;
+        const uint32_t ack = from_client ? conn.server_seq : conn.client_seq;
+        const uint16_t len = uint16_t(random() % 4 == 0 ? 0 : 100);
+        const uint32_t sent = random() % 8 == 0 ? seq - len : seq;  // a retransmission
+        Packet p = tcp_frame(from_client, sent, ack, ACK, len, ts);
+        const uint16_t client_port = uint16_t(40000 + k);
+        p.bytes[14 + 20 + (from_client ? 0 : 2)] = uint8_t(client_port >> 8);
+        p.bytes[14 + 20 + (from_client ? 1 : 3)] = uint8_t(client_port);
+        if (sent == seq) seq += len;
+        if (len != 0 && random() % 10 == 0) continue;  // lost before the sensor
+        c.packets.push_back(std::move(p));
+    }
+    return c;
+}
+
+// What a worker's burst loop would do with `c`, as PacketRefs into it, ports by direction (the
+// higher port number, the client's, sends on a).
+std::vector<PacketRef> refs_of(const Capture& c) {
+    std::vector<PacketRef> refs;
+    for (const Packet& p : c.packets) {
+        const auto* data = reinterpret_cast<const std::byte*>(p.bytes.data());
+        const PacketHeaders h = parse_headers(std::span(data, p.bytes.size()), c.link_type);
+        const uint16_t port = h.has_ports && h.src_port < h.dst_port ? 1 : 0;
+        refs.push_back(PacketRef{data, nullptr, p.ts_ns, uint32_t(p.bytes.size()), p.wire_len,
+                                 port, 0});
+    }
+    return refs;
+}
+
+}  // namespace
+
+TEST_CASE("a burst observed whole counts what its packets observed one at a time count",
+          "[fast][tcp_loss]") {
+    const std::string name = GENERATE(as<std::string>{}, "", "ftp-ipv4.pcap", "ftp-ipv6.pcap",
+                                      "vlan-http-session.pcap", "usec-be-pptp.pcap");
+    const uint32_t flows = GENERATE(8u, 65536u);  // 8, the smallest table: flows get evicted
+    const size_t burst = GENERATE(size_t(1), size_t(7), size_t(45));  // 45: over one chunk
+    INFO((name.empty() ? "lossy conversations" : name) << ", " << flows << " flows, bursts of "
+                                                       << burst);
+    const Capture c = name.empty() ? lossy_conversations(40, 20000)
+                                   : test_support::read_capture(test_support::test_data(name));
+    const std::vector<PacketRef> refs = refs_of(c);
+    TcpLossEstimator one_by_one(flows), whole(flows);
+    for (size_t at = 0; at < refs.size(); at += burst) {
+        const std::span<const PacketRef> part =
+            std::span(refs).subspan(at, std::min(burst, refs.size() - at));
+        for (const PacketRef& p : part)
+            one_by_one.observe(parse_headers(p.head(), c.link_type), p.port, p.ts_ns);
+        whole.observe_burst(part, c.link_type);
+        // The worker settles once a step, on its inputs' frontiers.
+        one_by_one.settle(1, part.back().ts_ns);
+        whole.settle(1, part.back().ts_ns);
+    }
+    one_by_one.settle_all();
+    whole.settle_all();
+    CHECK(counters_text(whole) == counters_text(one_by_one));
+    CHECK(total(whole.counters().acks) > 0);
+    if (name.empty()) {  // what makes the comparison worth making: gaps, evictions
+        CHECK(total(whole.counters().gaps) > (flows == 8 ? 0u : 1000u));
+        if (flows == 8) CHECK(whole.counters().evictions.get() > 1000);
+    }
+}
+
 
 TEST_CASE("the daemon reports upstream loss per interval, per file, and warns past the threshold",
           "[slow][tcp_loss]") {

@@ -54,40 +54,79 @@ TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const EndpointPair& key,
     return oldest;
 }
 
+void TcpLossEstimator::segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
+                                  Segment& s) noexcept {
+    s.ts_ns = ts_ns;
+    s.port = uint8_t(port & 1);
+    s.tcp = h.has_tcp;
+    if (!s.tcp) return;
+    s.src_is_low = order_endpoints(h.src_addr, h.src_port, h.dst_addr, h.dst_port, s.key);
+    s.hash = endpoint_pair_hash(s.key, tcp_protocol);
+    s.seq = h.tcp_seq;
+    s.ack = h.tcp_ack;
+    s.payload = h.tcp_payload;
+    s.flags = h.tcp_flags;
+}
+
+// The slot the probe starts at, both of the cache lines a Flow can span.
+void TcpLossEstimator::prefetch_slot(uint64_t hash) const noexcept {
+    const Flow* slot = &table_[hash & mask_];
+    __builtin_prefetch(slot, 1);
+    __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(Flow) - 1, 1);
+}
+
 void TcpLossEstimator::observe(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept {
     if (table_.empty()) return;
-    port &= 1;
-    // Any packet from this port, TCP or not, proves it has moved on to ts_ns.
-    settle(port, ts_ns);
-    if (!h.has_tcp) return;
-    EndpointPair key;
-    const bool src_is_low = order_endpoints(h.src_addr, h.src_port, h.dst_addr, h.dst_port, key);
-    Flow* flow = find_or_add(key, endpoint_pair_hash(key, tcp_protocol));
-    flow->last_seen_ns = ts_ns == 0 ? 1 : ts_ns;
+    Segment s;
+    segment_of(h, port, ts_ns, s);
+    observe_segment(s);
+}
 
-    const int sender = src_is_low ? 0 : 1;
-    flow->side[sender].port = uint8_t(port);
-    on_segment(flow->side[sender], h);
-    if ((h.tcp_flags & PacketHeaders::tcp_ack_flag) && !(h.tcp_flags & PacketHeaders::tcp_rst))
-        on_ack(*flow, sender, h.tcp_ack, ts_ns);
+void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_type) noexcept {
+    if (table_.empty()) return;
+    std::array<Segment, burst_size> segments;
+    while (!burst.empty()) {
+        const size_t n = std::min(burst.size(), segments.size());
+        for (size_t i = 0; i < n; ++i) {
+            const PacketRef& p = burst[i];
+            segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
+            if (segments[i].tcp) prefetch_slot(segments[i].hash);
+        }
+        for (size_t i = 0; i < n; ++i) observe_segment(segments[i]);
+        burst = burst.subspan(n);
+    }
+}
+
+void TcpLossEstimator::observe_segment(const Segment& s) noexcept {
+    // Any packet from this port, TCP or not, proves it has moved on to ts_ns.
+    if (!pending_[s.port].empty()) settle(s.port, s.ts_ns);
+    if (!s.tcp) return;
+    Flow* flow = find_or_add(s.key, s.hash);
+    flow->last_seen_ns = s.ts_ns == 0 ? 1 : s.ts_ns;
+
+    const int sender = s.src_is_low ? 0 : 1;
+    flow->side[sender].port = s.port;
+    on_segment(flow->side[sender], s);
+    if ((s.flags & PacketHeaders::tcp_ack_flag) && !(s.flags & PacketHeaders::tcp_rst))
+        on_ack(*flow, sender, s.ack, s.ts_ns);
 }
 
 // The sender's own sequence space: advance what was seen, remember a hole it jumped over.
-void TcpLossEstimator::on_segment(Direction& sender, const PacketHeaders& h) noexcept {
-    const uint32_t flags = h.tcp_flags;
-    const uint32_t end = h.tcp_seq + h.tcp_payload + ((flags & PacketHeaders::tcp_syn) ? 1 : 0) +
+void TcpLossEstimator::on_segment(Direction& sender, const Segment& s) noexcept {
+    const uint32_t flags = s.flags;
+    const uint32_t end = s.seq + s.payload + ((flags & PacketHeaders::tcp_syn) ? 1 : 0) +
                          ((flags & PacketHeaders::tcp_fin) ? 1 : 0);
     if (!sender.seq_valid || (flags & PacketHeaders::tcp_syn)) {
         // First sight of this side (a connection seen mid-stream, or a new one): start here.
         sender = Direction{end, 0, 0, sender.highest_ack, true, sender.ack_valid, false, sender.port};
         return;
     }
-    if (sender.hole_open && !after(h.tcp_seq, sender.hole_start) && !after(sender.hole_end, end))
+    if (sender.hole_open && !after(s.seq, sender.hole_start) && !after(sender.hole_end, end))
         sender.hole_open = false;  // the missing data arrived after all (reordered)
     if (!after(end, sender.seen_end)) return;  // retransmission or keep-alive: nothing new
-    if (after(h.tcp_seq, sender.seen_end) && !sender.hole_open) {
+    if (after(s.seq, sender.seen_end) && !sender.hole_open) {
         sender.hole_start = sender.seen_end;
-        sender.hole_end = h.tcp_seq;
+        sender.hole_end = s.seq;
         sender.hole_open = true;
     }
     sender.seen_end = end;

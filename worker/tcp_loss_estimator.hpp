@@ -17,15 +17,21 @@
 //
 // Both directions of a connection reach the same worker (symmetric RSS or hash), so each worker
 // keeps its own table: fixed size, allocated once, replaced oldest-first when full (counted).
+// The table outgrows the caches (~88 B a flow), so the worker hands it whole bursts: the headers
+// of the burst are parsed and their flows' slots prefetched first, then the packets are observed
+// in order, and the misses of a burst overlap instead of coming one per packet.
 #pragma once
 
 #include <cstdint>
 #include <array>
 #include <memory>
+#include <span>
 #include <vector>
 
+#include "config/limits.hpp"  // burst_size
 #include "pipeline/flow_hash.hpp"
 #include "pipeline/packet_headers.hpp"
+#include "pipeline/packet_ref.hpp"
 #include "stats/stage_counters.hpp"
 
 namespace taprec {
@@ -49,6 +55,9 @@ public:
     // Look at one packet that arrived on `port` at `ts_ns`; anything but TCP is ignored. Packets
     // come in merge order: each port's own packets in timestamp order.
     void observe(const PacketHeaders& h, uint16_t port, uint64_t ts_ns) noexcept;
+    // The same as observe() on each packet of `burst` in turn (parsed as `link_type`), with the
+    // burst's flow slots prefetched before the first is observed.
+    void observe_burst(std::span<const PacketRef> burst, int link_type) noexcept;
 
     // `port` will deliver nothing older than `floor_ns` any more (its merge input's head or
     // watermark): judge the waiting ACKs older than that.
@@ -92,11 +101,31 @@ private:
         bool full() const noexcept { return tail - head == pending_capacity; }
         PendingAck& front() noexcept { return entries[head % pending_capacity]; }
     };
+    // What observe() needs of a TCP packet, its flow's key and hash computed: a burst's worth is
+    // taken before the first is observed, so that their slots can be prefetched.
+    struct Segment {
+        EndpointPair key;
+        uint64_t hash;
+        uint64_t ts_ns;
+        uint32_t seq;
+        uint32_t ack;
+        uint32_t payload;
+        uint8_t flags;
+        uint8_t port;
+        bool src_is_low;
+        bool tcp;  // false: anything else, which only moves its port on
+    };
     static constexpr size_t probe_limit = 8;
 
-    Flow* find_or_add(const EndpointPair& key, uint64_t hash) noexcept;
-    void on_segment(Direction& sender, const PacketHeaders& h) noexcept;
-    void on_ack(Flow& flow, int acker_side, uint32_t ack, uint64_t ts_ns) noexcept;
+    static void segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
+                           Segment& s) noexcept;
+    void prefetch_slot(uint64_t hash) const noexcept;
+    void observe_segment(const Segment& s) noexcept;
+    // Inlined into observe_segment(), once per TCP packet: the calls cost as much as the bodies.
+    [[gnu::always_inline]] inline Flow* find_or_add(const EndpointPair& key, uint64_t hash) noexcept;
+    [[gnu::always_inline]] inline void on_segment(Direction& sender, const Segment& s) noexcept;
+    [[gnu::always_inline]] inline void on_ack(Flow& flow, int acker_side, uint32_t ack,
+                                              uint64_t ts_ns) noexcept;
     static bool acknowledges_unseen(const Direction& data_side, uint32_t ack) noexcept;
     void judge(Direction& data_side, uint32_t ack) noexcept;
     void judge_front(PendingQueue& queue) noexcept;

@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "pipeline/packet_headers.hpp"
 #include "ring/hand_on.hpp"
 
 namespace taprec {
@@ -35,8 +34,18 @@ StepResult Worker::step(bool) noexcept {
         counters_.handed_on.add(kept - dropped);
         if (n < burst_size) break;
     }
-    out.publish_watermark(merge_.frontier_ns());
+    // Only a watermark that moved is stored: a store of the same value still takes the line
+    // away from the writer, whose merge loads it before every pop of this ring.
+    const uint64_t frontier = merge_.frontier_ns();
+    if (frontier != published_watermark_) {
+        out.publish_watermark(frontier);
+        published_watermark_ = frontier;
+    }
     settle_estimator();
+    // Late packets are counted as the merge finds them; published once a step.
+    if (worked)
+        for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+            counters_.late[port].set(merge_.late_count(port));
     if (worked) return StepResult::worked;
     if (!merge_.finished()) {
         counters_.idle_polls.add(1);
@@ -63,9 +72,7 @@ size_t Worker::process(std::span<PacketRef> burst) noexcept {
     size_t kept = 0;
     const PacketFilter* filter = setup_.filter;
     // Capture quality is about the wire, so the estimator sees every packet, filtered or not.
-    if (estimator_.enabled())
-        for (const PacketRef& p : burst)
-            estimator_.observe(parse_headers(p.head(), setup_.link_type), p.port, p.ts_ns);
+    estimator_.observe_burst(burst, setup_.link_type);
     for (PacketRef& p : burst) {
         if (filter != nullptr && !filter->accepts(p)) {
             counters_.filtered[p.port].add(1);
@@ -79,9 +86,6 @@ size_t Worker::process(std::span<PacketRef> burst) noexcept {
         burst[kept++] = p;
     }
     if (n_rejected != 0) setup_.buffers.release(std::span(rejected.data(), n_rejected));
-    // Late packets are counted as the merge finds them; publish them with the burst.
-    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
-        counters_.late[port].set(merge_.late_count(port));
     return kept;
 }
 

@@ -53,6 +53,7 @@ private:
     WorkerSetup setup_;
     OrderedMerge merge_;
     TcpLossEstimator estimator_;
+    uint64_t published_watermark_ = 0;  // what worker_to_writer's watermark holds
     WorkerCounters counters_;
 };
 

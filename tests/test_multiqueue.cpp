@@ -35,21 +35,10 @@ TEST_CASE("net_memif with two queues per port fed by taprec_gen: queue i feeds w
     const std::string prefix = "taprec-test-mqm-" + std::to_string(getpid());
     const std::string config = dir.path() + "/taprec.yaml";
     write_file(config,
-               "dpdk:\n"
-               "  eal: [\"--no-huge\", \"--file-prefix\", \"" + prefix + "\"]\n"
-               "  mbufs_per_port: 16383\n"
-               "  rx_descriptors: 256\n"
-               "taps:\n"
-               "  - name: mq\n"
-               "    a: {driver: dpdk, device: \"net_memif0,role=client,socket=" + dir.path() + "/a.sock\"}\n"
-               "    b: {driver: dpdk, device: \"net_memif1,role=client,socket=" + dir.path() + "/b.sock\"}\n"
-               "    workers: 2\n"
-               "threads: {idle: sleep}\n"
-               "ring_capacity: 4096\n"
-               "output:\n"
-               "  directory: " + dir.path() + "/out\n"
-               "  rotate: {bytes: 0, seconds: 0}\n"
-               "stats: {interval: 100ms}\n");
+               multiqueue_config(dir.path(), prefix, "mq",
+                   "    a: {driver: dpdk, device: \"net_memif0,role=client,socket=" + dir.path() + "/a.sock\"}\n"
+                   "    b: {driver: dpdk, device: \"net_memif1,role=client,socket=" + dir.path() + "/b.sock\"}\n"
+                   "    workers: 2\n"));
     // The generator is the memif server (it must exist before the client connects); taprec
     // starts while it waits for its peer.
     const std::string gen_prefix = "taprec-test-mqg-" + std::to_string(getpid());

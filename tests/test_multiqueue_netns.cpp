@@ -53,6 +53,18 @@ private:
 
 TapNamespace* g_namespace = nullptr;
 
+// Points TAPREC_BIN at a wrapper that runs taprec inside the namespace with its rx threads
+// keeping flow records in `records`; returns the binary to restore afterwards.
+std::string run_taprec_in_namespace(const std::string& dir, const std::string& records) {
+    const std::string wrapper = dir + "/run-in-ns.sh";
+    write_file(wrapper, "#!/bin/sh\nTAPREC_FLOW_RECORD=" + records + " exec " +
+                            g_namespace->exec() + taprec_binary() + " \"$@\"\n");
+    sh("chmod +x " + wrapper);
+    const std::string saved_bin = taprec_binary();
+    setenv("TAPREC_BIN", wrapper.c_str(), 1);
+    return saved_bin;
+}
+
 }  // namespace
 
 TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, one worker per "
@@ -69,28 +81,12 @@ TEST_CASE("net_af_packet qpairs=2: every queue polled, queue i feeds worker i, o
     const std::string prefix = "taprec-test-mq-" + std::to_string(getpid());
     const std::string config = dir.path() + "/taprec.yaml";
     write_file(config,
-               "dpdk:\n"
-               "  eal: [\"--no-huge\", \"--file-prefix\", \"" + prefix + "\"]\n"
-               "  mbufs_per_port: 16383\n"
-               "  rx_descriptors: 256\n"
-               "taps:\n"
-               "  - name: mq\n"
-               "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=2048\"}\n"
-               "    b: {driver: dpdk, device: \"net_af_packet1,iface=cap_b,qpairs=2,framecnt=2048\"}\n"
-               "    workers: 2\n"
-               "threads: {idle: sleep}\n"
-               "ring_capacity: 4096\n"
-               "output:\n"
-               "  directory: " + dir.path() + "/out\n"
-               "  rotate: {bytes: 0, seconds: 0}\n"
-               "stats: {interval: 100ms}\n");
+               multiqueue_config(dir.path(), prefix, "mq",
+                   "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=2048\"}\n"
+                   "    b: {driver: dpdk, device: \"net_af_packet1,iface=cap_b,qpairs=2,framecnt=2048\"}\n"
+                   "    workers: 2\n"));
     // The daemon runs inside the namespace, and its rx threads keep flow records.
-    const std::string wrapper = dir.path() + "/run-in-ns.sh";
-    write_file(wrapper, "#!/bin/sh\nTAPREC_FLOW_RECORD=" + records + " exec " +
-                            g_namespace->exec() + taprec_binary() + " \"$@\"\n");
-    sh("chmod +x " + wrapper);
-    const std::string saved_bin = taprec_binary();
-    setenv("TAPREC_BIN", wrapper.c_str(), 1);
+    const std::string saved_bin = run_taprec_in_namespace(dir.path(), records);
 
     const std::string tap_dir = dir.path() + "/out/mq";
     const std::string sender = env("TAPREC_PCAP_SEND");
@@ -171,26 +167,11 @@ TEST_CASE("net_af_packet: a full queue's drops are counted, and so is fanout rol
     // 16 frames per socket, and the rx thread on the sender's core: the sender fills a socket
     // in a fraction of its time slice while the rx thread waits for the core.
     write_file(config,
-               "dpdk:\n"
-               "  eal: [\"--no-huge\", \"--file-prefix\", \"" + prefix + "\"]\n"
-               "  mbufs_per_port: 16383\n"
-               "  rx_descriptors: 256\n"
-               "taps:\n"
-               "  - name: full\n"
-               "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=16\"}\n"
-               "    workers: 2\n"
-               "threads: {rx: [0], idle: sleep}\n"
-               "ring_capacity: 4096\n"
-               "output:\n"
-               "  directory: " + dir.path() + "/out\n"
-               "  rotate: {bytes: 0, seconds: 0}\n"
-               "stats: {interval: 100ms}\n");
-    const std::string wrapper = dir.path() + "/run-in-ns.sh";
-    write_file(wrapper, "#!/bin/sh\nTAPREC_FLOW_RECORD=" + records + " exec " +
-                            g_namespace->exec() + taprec_binary() + " \"$@\"\n");
-    sh("chmod +x " + wrapper);
-    const std::string saved_bin = taprec_binary();
-    setenv("TAPREC_BIN", wrapper.c_str(), 1);
+               multiqueue_config(dir.path(), prefix, "full",
+                   "    a: {driver: dpdk, device: \"net_af_packet0,iface=cap_a,qpairs=2,framecnt=16\"}\n"
+                   "    workers: 2\n",
+                   "{rx: [0], idle: sleep}"));
+    const std::string saved_bin = run_taprec_in_namespace(dir.path(), records);
     const std::string tap_dir = dir.path() + "/out/full";
     int send_status = -1;
     bool started = false;

@@ -108,4 +108,21 @@ uint64_t received_so_far(const std::string& tap_dir) {
     return s.u64("ports.a.received") + s.u64("ports.b.received");
 }
 
+std::string multiqueue_config(const std::string& dir, const std::string& prefix,
+                              const std::string& tap, const std::string& ports,
+                              const std::string& threads) {
+    return "dpdk:\n"
+           "  eal: [\"--no-huge\", \"--file-prefix\", \"" + prefix + "\"]\n"
+           "  mbufs_per_port: 16383\n"
+           "  rx_descriptors: 256\n"
+           "taps:\n"
+           "  - name: " + tap + "\n" + ports +
+           "threads: " + threads + "\n"
+           "ring_capacity: 4096\n"
+           "output:\n"
+           "  directory: " + dir + "/out\n"
+           "  rotate: {bytes: 0, seconds: 0}\n"
+           "stats: {interval: 100ms}\n";
+}
+
 }  // namespace test_support

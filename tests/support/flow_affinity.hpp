@@ -25,6 +25,12 @@ struct FlowRecords {
 };
 // The .flows files of `tap` in `dir`, one per port, merged by connection.
 FlowRecords read_flow_records(const std::string& dir, const std::string& tap);
+// The multi-queue tests' configuration: one tap named `tap` whose `ports` lines ("    a: {...}\n"
+// and the tap's other keys) are given, DPDK without hugepages under `prefix`, small pools and
+// rings, files under `dir`/out, a stats line every 100 ms.
+std::string multiqueue_config(const std::string& dir, const std::string& prefix,
+                              const std::string& tap, const std::string& ports,
+                              const std::string& threads = "{idle: sleep}");
 // The value of an environment variable, "" when unset.
 std::string env(const char* name);
 // received a + b in the newest stats.jsonl line of `tap_dir`, 0 before there is one.

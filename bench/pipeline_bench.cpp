@@ -2,7 +2,7 @@
 //
 //   build/bench/pipeline_bench [--packets N] [--runs R] [--workers W] [--dir DIR] [--direct] [--sink]
 //                              [--tcp-flows N] [--flows N] [--filter EXPR] [--sizes 64,1514]
-//                              [--rotate-packets N] [--sync]
+//                              [--rotate-packets N] [--sync] [--no-index]
 //
 // No memif, no generator core, no NIC: two PacketSources (the TAP's ports a and b) hand out
 // prepared Ethernet/IPv4/TCP frames of many flows, and the real RxPollers, rings, Workers
@@ -338,6 +338,7 @@ struct Options {
     uint32_t flows = 16384;
     uint64_t rotate_packets = 0;  // output.rotate.packets; 0: one file a run
     bool sync = false;            // output.sync: close
+    bool index = true;            // output.index
 };
 
 struct Result {
@@ -363,6 +364,7 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
     config.output.direct_io = o.direct;
     config.output.rotate.packets = o.rotate_packets;
     if (o.sync) config.output.sync = SyncPolicy::close;
+    config.output.index = o.index;
     // The run's files go, however it ends.
     struct RemoveOnExit {
         std::string path;
@@ -497,7 +499,7 @@ std::vector<uint64_t> parse_list(const std::string& s) {
     std::fprintf(code == 0 ? stdout : stderr,
                  "usage: pipeline_bench [--packets N] [--runs R] [--workers 1,2] [--sizes 64,1514]\n"
                  "                      [--dir DIR] [--direct] [--sink] [--tcp-flows N] [--flows N]\n"
-                 "                      [--filter EXPR] [--rotate-packets N] [--sync]\n"
+                 "                      [--filter EXPR] [--rotate-packets N] [--sync] [--no-index]\n"
                  "  --packets   packets a run, both ports together (default: ~1 GiB of files)\n"
                  "  --runs      runs per configuration; the median is printed (default 3)\n"
                  "  --dir       where the files go (default /dev/shm)\n"
@@ -507,7 +509,8 @@ std::vector<uint64_t> parse_list(const std::string& s) {
                  "  --tcp-flows the estimator's table per worker, 0 turns it off (default %u)\n"
                  "  --flows     TCP connections the sources interleave (default 16384)\n"
                  "  --rotate-packets  publish a file every N packets (output.rotate.packets)\n"
-                 "  --sync      output.sync: close (an fsync per file)\n",
+                 "  --sync      output.sync: close (an fsync per file)\n"
+                 "  --no-index  output.index: false (no block index; what it costs the writer)\n",
                  taprec::defaults::stats_tcp_flows);
     std::exit(code);
 }
@@ -542,6 +545,7 @@ int main(int argc, char** argv) {
             else if (arg == "--filter") o.filter = value();
             else if (arg == "--rotate-packets") o.rotate_packets = std::stoull(value());
             else if (arg == "--sync") o.sync = true;
+            else if (arg == "--no-index") o.index = false;
             else if (arg == "-h" || arg == "--help") usage(0);
             else {
                 std::fprintf(stderr, "pipeline_bench: unknown argument '%s'\n", arg.c_str());
@@ -555,9 +559,9 @@ int main(int argc, char** argv) {
     if (o.flows % 7919 == 0) o.flows += 1;  // keep the flow stride coprime with the flow count
 
     std::printf("pipeline_bench: one core, ports a+b, %u TCP flows, estimator %s, filter '%s', "
-                "files in %s%s%s; median of %d runs\n",
+                "block index %s, files in %s%s%s; median of %d runs\n",
                 o.flows, o.tcp_flows != 0 ? ("on (" + std::to_string(o.tcp_flows) + " flows/worker)").c_str() : "off",
-                o.filter.c_str(), o.dir.c_str(), o.direct ? " with O_DIRECT" : "",
+                o.filter.c_str(), o.index ? "on" : "off", o.dir.c_str(), o.direct ? " with O_DIRECT" : "",
                 o.sink ? " (write(2) sunk)" : "", o.runs);
     std::printf("CPU ns per packet:   source     rx worker writer  write   loop |  total  (Mpps per core)\n");
     for (size_t size : o.sizes)

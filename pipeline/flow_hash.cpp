@@ -1,15 +1,12 @@
 #include "pipeline/flow_hash.hpp"
 
-#include <algorithm>
-
 #include "pipeline/packet_headers.hpp"
 
 namespace taprec {
 namespace {
 
-uint32_t hash_of(const std::array<uint8_t, 16>& src_addr, uint16_t src_port,
-                 const std::array<uint8_t, 16>& dst_addr, uint16_t dst_port,
-                 uint8_t protocol) noexcept {
+uint32_t hash_of(const IpAddress& src_addr, uint16_t src_port, const IpAddress& dst_addr,
+                 uint16_t dst_port, uint8_t protocol) noexcept {
     EndpointPair pair;
     order_endpoints(src_addr, src_port, dst_addr, dst_port, pair);
     return static_cast<uint32_t>(endpoint_pair_hash(pair, protocol));
@@ -22,10 +19,12 @@ uint32_t symmetric_flow_hash(std::span<const std::byte> frame, int link_type) no
     if (h.network == PacketHeaders::Network::none) {
         if (!h.has_macs) return 0;
         // Not IP: keep each pair of stations together.
-        std::array<uint8_t, 16> src{}, dst{};
-        std::copy(h.src_mac.begin(), h.src_mac.end(), src.begin());
-        std::copy(h.dst_mac.begin(), h.dst_mac.end(), dst.begin());
-        return hash_of(src, 0, dst, 0, 0);
+        const auto station = [](const std::array<uint8_t, 6>& mac) {
+            uint64_t v = 0;
+            for (uint8_t b : mac) v = v << 8 | b;
+            return IpAddress{v << 16, 0};
+        };
+        return hash_of(station(h.src_mac), 0, station(h.dst_mac), 0, 0);
     }
     // Fragments hash on addresses alone, so all fragments of a datagram stay together.
     if (h.fragment) return hash_of(h.src_addr, 0, h.dst_addr, 0, 0);

@@ -12,13 +12,15 @@
 #include <cstring>
 #include <span>
 
+#include "pipeline/packet_headers.hpp"
+
 namespace taprec {
 
 // The two endpoints of a conversation in one fixed order, the lower (address, port) first: both
 // directions of a connection give the same pair.
 struct EndpointPair {
-    std::array<uint8_t, 16> low_addr{};
-    std::array<uint8_t, 16> high_addr{};
+    IpAddress low_addr;
+    IpAddress high_addr;
     uint16_t low_port = 0;
     uint16_t high_port = 0;
 };
@@ -26,16 +28,11 @@ struct EndpointPair {
 // Orders (src, dst) into `pair`; returns whether the source is the lower endpoint. The order is
 // that of the address bytes, then the port. Inline, with the hash: the loss estimator calls both
 // for every TCP packet.
-inline bool order_endpoints(const std::array<uint8_t, 16>& src_addr, uint16_t src_port,
-                            const std::array<uint8_t, 16>& dst_addr, uint16_t dst_port,
-                            EndpointPair& pair) noexcept {
-    // Byte order as two big-endian words: two compares instead of a memcmp.
-    uint64_t s[2], d[2];
-    std::memcpy(s, src_addr.data(), 16);
-    std::memcpy(d, dst_addr.data(), 16);
-    const uint64_t s0 = __builtin_bswap64(s[0]), s1 = __builtin_bswap64(s[1]);
-    const uint64_t d0 = __builtin_bswap64(d[0]), d1 = __builtin_bswap64(d[1]);
-    const bool src_is_low = s0 != d0 ? s0 < d0 : s1 != d1 ? s1 < d1 : src_port <= dst_port;
+inline bool order_endpoints(const IpAddress& src_addr, uint16_t src_port, const IpAddress& dst_addr,
+                            uint16_t dst_port, EndpointPair& pair) noexcept {
+    const bool src_is_low = src_addr.high != dst_addr.high ? src_addr.high < dst_addr.high
+                            : src_addr.low != dst_addr.low ? src_addr.low < dst_addr.low
+                                                           : src_port <= dst_port;
     pair.low_addr = src_is_low ? src_addr : dst_addr;
     pair.high_addr = src_is_low ? dst_addr : src_addr;
     pair.low_port = src_is_low ? src_port : dst_port;
@@ -44,13 +41,15 @@ inline bool order_endpoints(const std::array<uint8_t, 16>& src_addr, uint16_t sr
 }
 
 // The one symmetric hash: of an ordered pair, so the same in both directions. A multiply and a
-// fold per word, then splitmix64's finaliser for the avalanche.
+// fold per word, then splitmix64's finaliser for the avalanche. The ports go in as a word of their
+// own, first: xored into an address word unmixed they would cancel against its bits (an IPv4
+// address fills bits 32-63, where a port would sit), and distinct flows would share a hash.
 inline uint64_t endpoint_pair_hash(const EndpointPair& pair, uint8_t protocol) noexcept {
     constexpr uint64_t k = 0x9e3779b97f4a7c15ULL;
-    uint64_t words[4];
-    std::memcpy(words, pair.low_addr.data(), 16);
-    std::memcpy(words + 2, pair.high_addr.data(), 16);
-    uint64_t h = ((uint64_t(pair.low_port) << 32) | (uint64_t(pair.high_port) << 16) | protocol) ^ k;
+    const uint64_t words[5] = {
+        (uint64_t(pair.low_port) << 32) | (uint64_t(pair.high_port) << 16) | protocol,
+        pair.low_addr.high, pair.low_addr.low, pair.high_addr.high, pair.high_addr.low};
+    uint64_t h = k;
     for (uint64_t w : words) {
         h = (h ^ w) * k;
         h ^= h >> 32;

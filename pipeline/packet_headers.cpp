@@ -31,8 +31,16 @@ public:
     uint16_t be16(size_t offset) const noexcept {
         return uint16_t(uint16_t(u8(offset)) << 8 | u8(offset + 1));
     }
+    // Callers check has() first; one load each, byte-swapped.
     uint32_t be32(size_t offset) const noexcept {
-        return uint32_t(be16(offset)) << 16 | be16(offset + 2);
+        uint32_t v;
+        std::memcpy(&v, bytes_.data() + offset, 4);
+        return __builtin_bswap32(v);
+    }
+    uint64_t be64(size_t offset) const noexcept {
+        uint64_t v;
+        std::memcpy(&v, bytes_.data() + offset, 8);
+        return __builtin_bswap64(v);
     }
     void copy(size_t offset, uint8_t* dst, size_t n) const noexcept {
         std::memcpy(dst, bytes_.data() + offset, n);
@@ -68,8 +76,8 @@ void parse_ipv4(const Reader& r, size_t offset, PacketHeaders& h) {
     const size_t ihl = size_t(r.u8(offset) & 0x0f) * 4;
     if (ihl < 20) return;
     h.network = PacketHeaders::Network::ipv4;
-    r.copy(offset + 12, h.src_addr.data(), 4);
-    r.copy(offset + 16, h.dst_addr.data(), 4);
+    h.src_addr = IpAddress::ipv4(r.be32(offset + 12));
+    h.dst_addr = IpAddress::ipv4(r.be32(offset + 16));
     h.protocol = r.u8(offset + 9);
     const uint16_t flags_offset = r.be16(offset + 6);
     const bool more_fragments = (flags_offset & 0x2000) != 0;
@@ -85,8 +93,8 @@ void parse_ipv4(const Reader& r, size_t offset, PacketHeaders& h) {
 void parse_ipv6(const Reader& r, size_t offset, PacketHeaders& h) {
     if (!r.has(offset, 40) || (r.u8(offset) >> 4) != 6) return;
     h.network = PacketHeaders::Network::ipv6;
-    r.copy(offset + 8, h.src_addr.data(), 16);
-    r.copy(offset + 24, h.dst_addr.data(), 16);
+    h.src_addr = {r.be64(offset + 8), r.be64(offset + 16)};
+    h.dst_addr = {r.be64(offset + 24), r.be64(offset + 32)};
     const uint16_t payload = r.be16(offset + 4);
     const size_t end = payload == 0 ? r.size() : offset + 40 + payload;  // 0: jumbogram
     uint8_t next = r.u8(offset + 6);

@@ -12,6 +12,29 @@
 
 namespace taprec {
 
+// An IPv4 or IPv6 address as one 128-bit number: its bytes in network order read big-endian, so
+// numbers order as the bytes do, and an IPv4 address is the top 32 bits (the first 4 bytes).
+// Whole words because every reader compares or hashes them as words: bytes stored one by one and
+// read back as words would stall each load on store forwarding (profiled in the estimator).
+struct IpAddress {
+    uint64_t high = 0;
+    uint64_t low = 0;
+
+    static IpAddress ipv4(uint32_t address) noexcept { return {uint64_t(address) << 32, 0}; }
+    std::array<uint8_t, 16> bytes() const noexcept {
+        std::array<uint8_t, 16> b{};
+        for (int i = 0; i < 8; ++i) {
+            b[size_t(i)] = uint8_t(high >> (56 - 8 * i));
+            b[size_t(8 + i)] = uint8_t(low >> (56 - 8 * i));
+        }
+        return b;
+    }
+    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    friend bool operator<(const IpAddress& x, const IpAddress& y) noexcept {
+        return x.high != y.high ? x.high < y.high : x.low < y.low;
+    }
+};
+
 struct PacketHeaders {
     enum class Network : uint8_t { none, ipv4, ipv6 };
 
@@ -21,8 +44,8 @@ struct PacketHeaders {
     bool later_fragment = false;     // not the first fragment: no transport header
     bool has_ports = false;          // src_port/dst_port valid (TCP, UDP, SCTP, first fragment)
     bool has_tcp = false;            // the tcp_* fields are valid
-    std::array<uint8_t, 16> src_addr{};  // IPv4 in the first 4 bytes
-    std::array<uint8_t, 16> dst_addr{};
+    IpAddress src_addr;
+    IpAddress dst_addr;
     uint16_t src_port = 0;
     uint16_t dst_port = 0;
     std::array<uint8_t, 6> src_mac{};

@@ -1,6 +1,7 @@
 #include "rx/flow_record.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 
@@ -32,8 +33,9 @@ std::string connection_key(std::span<const std::byte> frame, int link_type) {
         return key;
     }
     const size_t length = h.network == PacketHeaders::Network::ipv4 ? 4 : 16;
-    std::string x = hex(std::span(h.src_addr.data(), length));
-    std::string y = hex(std::span(h.dst_addr.data(), length));
+    const std::array<uint8_t, 16> src = h.src_addr.bytes(), dst = h.dst_addr.bytes();
+    std::string x = hex(std::span(src.data(), length));
+    std::string y = hex(std::span(dst.data(), length));
     // Fragments without ports belong with their datagram's addresses (as the software hash has it).
     if (h.has_ports && !h.fragment) {
         x.append(":").append(std::to_string(h.src_port));

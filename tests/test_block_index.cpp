@@ -73,12 +73,12 @@ void require_keys_held(const bi::IndexContents& index, const bi::IndexedBlock& b
     if (block.flags & bi::must_read) return;
     if (h.network == taprec::PacketHeaders::Network::ipv4) {
         CHECK((block.flags & bi::has_ipv4) != 0);
-        CHECK(index.may_hold(block, bi::ipv4_key(h.src_addr.data())));
-        CHECK(index.may_hold(block, bi::ipv4_key(h.dst_addr.data())));
+        CHECK(index.may_hold(block, bi::ipv4_key(h.src_addr.bytes().data())));
+        CHECK(index.may_hold(block, bi::ipv4_key(h.dst_addr.bytes().data())));
     } else if (h.network == taprec::PacketHeaders::Network::ipv6) {
         CHECK((block.flags & bi::has_ipv6) != 0);
-        CHECK(index.may_hold(block, bi::ipv6_key(h.src_addr.data())));
-        CHECK(index.may_hold(block, bi::ipv6_key(h.dst_addr.data())));
+        CHECK(index.may_hold(block, bi::ipv6_key(h.src_addr.bytes().data())));
+        CHECK(index.may_hold(block, bi::ipv6_key(h.dst_addr.bytes().data())));
     }
     if (h.network != taprec::PacketHeaders::Network::none) CHECK(block.has_protocol(h.protocol));
     if (h.has_ports) {

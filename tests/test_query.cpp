@@ -37,7 +37,7 @@ const char* const captures[] = {
 
 std::string text_address(const taprec::PacketHeaders& h, bool source) {
     char text[64];
-    const auto& a = source ? h.src_addr : h.dst_addr;
+    const auto a = (source ? h.src_addr : h.dst_addr).bytes();
     if (h.network == taprec::PacketHeaders::Network::ipv4) inet_ntop(AF_INET, a.data(), text, sizeof text);
     else inet_ntop(AF_INET6, a.data(), text, sizeof text);
     return text;

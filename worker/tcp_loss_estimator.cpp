@@ -13,17 +13,11 @@ constexpr uint8_t tcp_protocol = 6;
 // Sequence arithmetic modulo 2^32 (RFC 1982 style): a is after b.
 bool after(uint32_t a, uint32_t b) noexcept { return int32_t(a - b) > 0; }
 
-// Two 64-bit compares: std::array's == calls memcmp, which the profile showed per packet.
-bool same_address(const std::array<uint8_t, 16>& x, const std::array<uint8_t, 16>& y) noexcept {
-    uint64_t a[2], b[2];
-    std::memcpy(a, x.data(), 16);
-    std::memcpy(b, y.data(), 16);
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
-}
-
+// Branch-free: one test for the whole key.
 bool same_pair(const EndpointPair& x, const EndpointPair& y) noexcept {
-    return x.low_port == y.low_port && x.high_port == y.high_port &&
-           same_address(x.low_addr, y.low_addr) && same_address(x.high_addr, y.high_addr);
+    return ((x.low_addr.high ^ y.low_addr.high) | (x.low_addr.low ^ y.low_addr.low) |
+            (x.high_addr.high ^ y.high_addr.high) | (x.high_addr.low ^ y.high_addr.low) |
+            uint64_t((x.low_port ^ y.low_port) | (x.high_port ^ y.high_port))) == 0;
 }
 
 }  // namespace
@@ -31,7 +25,7 @@ bool same_pair(const EndpointPair& x, const EndpointPair& y) noexcept {
 TcpLossEstimator::TcpLossEstimator(uint32_t max_flows) {
     if (max_flows == 0) return;
     const uint64_t size = std::bit_ceil(uint64_t(std::max<uint32_t>(max_flows, probe_limit)));
-    table_.resize(size);  // once, at start: observe() never allocates
+    table_ = HugeArray<Flow>(size);  // once, at start: observe() never allocates
     mask_ = size - 1;
 }
 

@@ -17,9 +17,10 @@
 //
 // Both directions of a connection reach the same worker (symmetric RSS or hash), so each worker
 // keeps its own table: fixed size, allocated once, replaced oldest-first when full (counted).
-// The table outgrows the caches (~88 B a flow), so the worker hands it whole bursts: the headers
-// of the burst are parsed and their flows' slots prefetched first, then the packets are observed
-// in order, and the misses of a burst overlap instead of coming one per packet.
+// The table outgrows the caches (~88 B a flow; on huge pages, pipeline/huge_array.hpp), so the
+// worker hands it whole bursts: the headers of the burst are parsed and their flows' slots
+// prefetched first, then the packets are observed in order, and the misses of a burst overlap
+// instead of coming one per packet.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@
 
 #include "config/limits.hpp"  // burst_size
 #include "pipeline/flow_hash.hpp"
+#include "pipeline/huge_array.hpp"
 #include "pipeline/packet_headers.hpp"
 #include "pipeline/packet_ref.hpp"
 #include "stats/stage_counters.hpp"
@@ -130,7 +132,7 @@ private:
     void judge(Direction& data_side, uint32_t ack) noexcept;
     void judge_front(PendingQueue& queue) noexcept;
 
-    std::vector<Flow> table_;
+    HugeArray<Flow> table_;
     uint64_t mask_ = 0;
     uint32_t next_generation_ = 1;
     std::array<PendingQueue, max_ports_per_tap> pending_{};

@@ -25,6 +25,7 @@
 #include "daemon/signals.hpp"
 #include "daemon/tap_pipeline.hpp"
 #include "daemon/prometheus_export.hpp"
+#include "daemon/wakeup.hpp"
 #include "daemon/watchdog.hpp"
 #include "drivers/dpdk_eal.hpp"
 
@@ -181,10 +182,10 @@ void become_run_as_user(const Config& config, const Taps& taps) {
     log_info("running as uid " + std::to_string(::getuid()) + ", gid " + std::to_string(::getgid()));
 }
 
-void start_taps(const Config& config, const Taps& taps) {
+void start_taps(const Config& config, const Taps& taps, Wakeup& tap_finished) {
     const std::vector<TapCores> cores = assign_cores(config, taps);
     for (size_t t = 0; t < taps.size(); ++t) {
-        taps[t]->start(cores[t]);
+        taps[t]->start(cores[t], [&tap_finished] { tap_finished.notify(); });
         std::string ports;
         for (size_t p = 0; p < taps[t]->port_count(); ++p)
             ports += std::string(p == 0 ? " " : ", ") + port_name(p) + ": " +
@@ -203,8 +204,9 @@ void start_taps(const Config& config, const Taps& taps) {
 // statistics every interval, until every tap has published its last file.
 class ControlLoop {
 public:
-    ControlLoop(const Config& config, const Taps& taps, const SignalFlags& signals)
-        : config_(config), taps_(taps), signals_(signals),
+    ControlLoop(const Config& config, const Taps& taps, const SignalFlags& signals,
+                Wakeup& tap_finished)
+        : config_(config), taps_(taps), signals_(signals), tap_finished_(tap_finished),
           prometheus_(config.stats.prometheus_textfile) {
         for (const auto& tap : taps) previous_.push_back(tap->snapshot());
         next_stats_ns_ = monotonic_now_ns() + config.stats.interval_ns;
@@ -213,8 +215,8 @@ public:
     void run() {
         while (!all_finished()) {
             notify_ready_once_started();
-            timespec tick{0, ready_ ? 100'000'000 : 1'000'000};  // 10 times a second once ready
-            nanosleep(&tick, nullptr);
+            // 10 times a second once ready, and at once when a tap finishes or a signal comes.
+            tap_finished_.wait_for(ready_ ? 100 : 1);
             watchdog_.poll(monotonic_now_ns(), [&] { return all_heartbeats(taps_); });
             handle_signals();
             for (const auto& tap : taps_)
@@ -306,6 +308,7 @@ private:
     const Config& config_;
     const Taps& taps_;
     const SignalFlags& signals_;
+    Wakeup& tap_finished_;
     std::vector<TapSnapshot> previous_;
     uint64_t next_stats_ns_ = 0;
     uint64_t seen_rotations_ = 0;
@@ -320,6 +323,7 @@ private:
 int run_daemon(const Config& config, const RunPlan& plan) {
     static SignalFlags signals;
     install_signal_handlers(signals);
+    Wakeup tap_finished;  // before the taps: it outlives the threads that notify it
     Taps taps;
     if (const int status = open_taps(config, plan, signals, taps); status != 0) return status;
     try {
@@ -328,8 +332,8 @@ int run_daemon(const Config& config, const RunPlan& plan) {
         log_error(std::string(e.what()) + "; nothing was started");
         return 1;
     }
-    start_taps(config, taps);
-    ControlLoop loop(config, taps, signals);
+    start_taps(config, taps, tap_finished);
+    ControlLoop loop(config, taps, signals, tap_finished);
     loop.run();
     return loop.finish();
 }

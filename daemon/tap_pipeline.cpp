@@ -165,7 +165,8 @@ TapPipeline::~TapPipeline() {
     join();
 }
 
-void TapPipeline::start(const TapCores& cores) {
+void TapPipeline::start(const TapCores& cores, std::function<void()> finished) {
+    on_finished_ = std::move(finished);
     auto core_of = [](const std::vector<int>& list, size_t i) {
         return i < list.size() ? list[i] : -1;
     };
@@ -190,6 +191,7 @@ void TapPipeline::start(const TapCores& cores) {
         janitor_->finish();
         janitor_->join();  // its last hooks and retention pass belong to the run
         writer_done_.store(true, std::memory_order_release);
+        if (on_finished_) on_finished_();
         done[0].store(true, std::memory_order_release);
     });
     place_thread(threads_.back(), cores.writer, "writer:" + tap_.name);
@@ -307,6 +309,7 @@ void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
                 janitor_->finish();
                 janitor_->join();
                 writer_done_.store(true, std::memory_order_release);
+                if (on_finished_) on_finished_();
             }
             done[done_index[i]].store(true, std::memory_order_release);
         }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,7 +40,8 @@ public:
                 const std::atomic<uint64_t>& rotate_generation);
     ~TapPipeline();
 
-    void start(const TapCores& cores);
+    // `finished` is called once, on the writer's thread, after finished() turns true.
+    void start(const TapCores& cores, std::function<void()> finished = {});
     // Stop polling the ports; the rest of the pipeline drains on its own.
     void request_stop() noexcept { stop_rx_.store(true, std::memory_order_relaxed); }
     // True once the writer has published its last file.
@@ -102,6 +104,7 @@ private:
 
     std::atomic<bool> stop_rx_{false};
     std::atomic<bool> writer_done_{false};
+    std::function<void()> on_finished_;
 };
 
 }  // namespace taprec

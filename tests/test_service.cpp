@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "config/helpers.hpp"
+#include "daemon/wakeup.hpp"
 #include "daemon/watchdog.hpp"
 #include "daemon_run.hpp"
 
@@ -285,6 +286,26 @@ TEST_CASE("the watchdog's progress check: a running thread must move, a finished
     CHECK(check.stuck_threads({{"writer:t", 14, true, false}, {"wk0:t", 11, true, false},
                                {"rxa:t", 9, true, true}, {"rxb:t", 0, false, false}}) ==
           std::vector<std::string>{"rxb:t"});
+}
+
+TEST_CASE("the control thread wakes when a tap finishes, not at its next look",
+          "[fast][service]") {
+    // A replay used to end at the control thread's next 100 ms look; the tap now wakes it. The
+    // timeout here is a minute: only a lost wakeup comes near it.
+    taprec::Wakeup wakeup;
+    const auto start = std::chrono::steady_clock::now();
+    std::thread tap([&] {
+        std::this_thread::sleep_for(20ms);
+        wakeup.notify();
+    });
+    wakeup.wait_for(60'000);
+    tap.join();
+    CHECK(std::chrono::steady_clock::now() - start < 30s);
+    // A notification before the wait is not lost either.
+    wakeup.notify();
+    const auto again = std::chrono::steady_clock::now();
+    wakeup.wait_for(60'000);
+    CHECK(std::chrono::steady_clock::now() - again < 30s);
 }
 
 TEST_CASE("user: hands the tap folders over and runs as that user", "[.root][fast][service]") {

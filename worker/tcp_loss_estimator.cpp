@@ -81,7 +81,10 @@ void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_
     std::array<Segment, burst_size> segments;
     while (!burst.empty()) {
         const size_t n = std::min(burst.size(), segments.size());
+        for (size_t i = 0; i < std::min(n, prefetch_ahead); ++i) __builtin_prefetch(burst[i].data);
         for (size_t i = 0; i < n; ++i) {
+            // The headers a few packets on: the worker is the first to read a frame's bytes.
+            if (i + prefetch_ahead < n) __builtin_prefetch(burst[i + prefetch_ahead].data);
             const PacketRef& p = burst[i];
             segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
             if (segments[i].tcp) prefetch_slot(segments[i].hash);

@@ -118,6 +118,7 @@ private:
         bool tcp;  // false: anything else, which only moves its port on
     };
     static constexpr size_t probe_limit = 8;
+    static constexpr size_t prefetch_ahead = 4;  // frames whose headers are fetched ahead
 
     static void segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
                            Segment& s) noexcept;

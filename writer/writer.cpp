@@ -99,8 +99,13 @@ bool Writer::rotation_due(const PacketRef& next) const noexcept {
 void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept {
     FlushResult flushed;
     const uint64_t latest_sane_ns = now_ns + setup_.max_future_ns;
-    for (const PacketRef& packet : burst) {
-        PacketRef p = packet;
+    // The frames a few packets on, while this one is copied: the writer's copy is the first read
+    // of a frame's payload, on another core than the one that received it.
+    constexpr size_t ahead = 4;
+    for (size_t i = 0; i < std::min(burst.size(), ahead); ++i) __builtin_prefetch(burst[i].data);
+    for (size_t i = 0; i < burst.size(); ++i) {
+        if (i + ahead < burst.size()) __builtin_prefetch(burst[i + ahead].data);
+        PacketRef p = burst[i];
         if (p.ts_ns > latest_sane_ns) [[unlikely]]
             p.ts_ns = clamp(p, now_ns);
         if (file_.is_open() && rotation_due(p)) close_and_publish();

@@ -26,15 +26,6 @@ constexpr uint16_t ethertype_ipv6 = 0x86dd;
 constexpr int max_vlan_tags = 8;
 constexpr int max_ipv6_extensions = 8;
 
-uint64_t mix(uint64_t x) noexcept {  // murmur3's finalizer: every input bit moves every output bit
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 class Frame {
 public:
     explicit Frame(std::span<const std::byte> bytes) : bytes_(bytes) {}
@@ -46,12 +37,11 @@ public:
     const uint8_t* at(size_t offset) const noexcept {
         return reinterpret_cast<const uint8_t*>(bytes_.data()) + offset;
     }
+    std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
 private:
     std::span<const std::byte> bytes_;
 };
-
-bool carries_ports(uint8_t protocol) noexcept { return protocol == 6 || protocol == 17 || protocol == 132; }
 
 void add_ports(const Frame& f, size_t offset, BlockSummary& s) noexcept {
     if (!f.has(offset, 4)) {
@@ -62,38 +52,7 @@ void add_ports(const Frame& f, size_t offset, BlockSummary& s) noexcept {
     s.add_key(port_key(f.be16(offset + 2)));
 }
 
-// libpcap reads an IPv4 header without checking its version: the protocol at 9, the addresses
-// at 12 and 16, and the ports (unfragmented, or first fragment) after 4 * IHL, whatever IHL says.
-void ipv4(const Frame& f, size_t l3, BlockSummary& s) noexcept {
-    s.flags |= has_ipv4;
-    if (!f.has(l3, 20)) {
-        s.flags |= must_read;
-        return;
-    }
-    const uint8_t protocol = f.u8(l3 + 9);
-    const bool ports = carries_ports(protocol) && (f.be16(l3 + 6) & 0x1fff) == 0;
-    const size_t ports_at = l3 + size_t(f.u8(l3) & 0x0f) * 4;
-    if (ports && f.has(ports_at, 4)) {
-        uint32_t source, destination;
-        uint16_t source_port, destination_port;
-        std::memcpy(&source, f.at(l3 + 12), 4);
-        std::memcpy(&destination, f.at(l3 + 16), 4);
-        std::memcpy(&source_port, f.at(ports_at), 2);
-        std::memcpy(&destination_port, f.at(ports_at + 2), 2);
-        if (source > destination || (source == destination && source_port > destination_port)) {
-            std::swap(source, destination);
-            std::swap(source_port, destination_port);
-        }
-        const uint64_t addresses = uint64_t{source} << 32 | destination;
-        const uint64_t rest = uint64_t{source_port} << 16 | destination_port |
-                              uint64_t{protocol} << 32 | uint64_t{1} << 63;
-        if (s.seen_flow(addresses, rest)) return;
-    }
-    s.add_protocol(protocol);
-    s.add_key(ipv4_key(f.at(l3 + 12)));
-    s.add_key(ipv4_key(f.at(l3 + 16)));
-    if (ports) add_ports(f, ports_at, s);
-}
+void ipv4(const Frame& f, size_t l3, BlockSummary& s) noexcept { detail::add_ipv4_keys(f.bytes(), l3, s); }
 
 // libpcap's ip6 primitives read the next header at 6 (or after one fragment header) and the
 // ports right after the fixed header; the chain of extension headers is walked too, every next
@@ -108,7 +67,7 @@ void ipv6(const Frame& f, size_t l3, BlockSummary& s) noexcept {
     s.add_key(ipv6_key(f.at(l3 + 24)));
     const uint8_t first = f.u8(l3 + 6);
     s.add_protocol(first);
-    if (carries_ports(first)) add_ports(f, l3 + 40, s);
+    if (detail::carries_ports(first)) add_ports(f, l3 + 40, s);
     uint8_t next = first;
     size_t at = l3 + 40;
     int extensions = 0;
@@ -129,7 +88,7 @@ void ipv6(const Frame& f, size_t l3, BlockSummary& s) noexcept {
         at += length;
         if (later_fragment) return;  // no transport header in this fragment
     }
-    if (extensions != 0 && carries_ports(next)) add_ports(f, at, s);
+    if (extensions != 0 && detail::carries_ports(next)) add_ports(f, at, s);
 }
 
 // ARP/RARP: libpcap's `host` reads the sender and target protocol addresses at 14 and 24.
@@ -184,21 +143,6 @@ void raw_ip(const Frame& f, size_t l3, BlockSummary& s) noexcept {
 
 }  // namespace
 
-uint64_t ipv4_key(const uint8_t* address) noexcept {
-    uint32_t v;
-    std::memcpy(&v, address, 4);
-    return mix(uint64_t{v} ^ 0x4000000000000004ULL);
-}
-
-uint64_t ipv6_key(const uint8_t* address) noexcept {
-    uint64_t a, b;
-    std::memcpy(&a, address, 8);
-    std::memcpy(&b, address + 8, 8);
-    return mix(mix(a ^ 0x6000000000000006ULL) ^ b);
-}
-
-uint64_t port_key(uint16_t port) noexcept { return mix(uint64_t{port} | 0x5000000000000000ULL); }
-
 void BlockSummary::clear() noexcept {
     offset = end = first_ns = min_ns = max_ns = 0;
     packets = flags = 0;
@@ -223,8 +167,8 @@ void BlockSummary::fold() noexcept {
     }
 }
 
-void add_frame_keys(std::span<const std::byte> bytes, uint32_t link_type,
-                    BlockSummary& s) noexcept {
+void add_other_frame_keys(std::span<const std::byte> bytes, uint32_t link_type,
+                          BlockSummary& s) noexcept {
     const Frame f(bytes);
     switch (link_type) {
     case linktype_ethernet:

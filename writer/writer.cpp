@@ -96,6 +96,16 @@ bool Writer::rotation_due(const PacketRef& next) const noexcept {
            file_.size() + PcapFile::record_header_size + next.caplen > rotate.bytes;
 }
 
+void Writer::index_record() noexcept {
+    if (!index_.is_open()) return;
+    const std::span<const std::byte> frame = file_.last_frame();
+    const uint64_t record = PcapFile::record_header_size + frame.size();
+    // The time as the file keeps it: a microsecond file loses the nanoseconds.
+    const uint64_t ts = setup_.output.format == OutputFormat::pcap_ns ? last_ts_ns_
+                                                                       : last_ts_ns_ - last_ts_ns_ % 1000;
+    index_.add(frame, ts, file_.size() - record, record);
+}
+
 void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept {
     FlushResult flushed;
     const uint64_t latest_sane_ns = now_ns + setup_.max_future_ns;
@@ -118,7 +128,8 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
         const uint64_t failed_before = file_.blocks_failed();
         const uint64_t packets_before = file_.packets();
         file_.append(p, setup_.sources[p.port], flushed);
-        index_written(written_before, failed_before);
+        if (file_.blocks_written() != written_before || file_.blocks_failed() != failed_before)
+            [[unlikely]] index_written(written_before, failed_before);
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
         if (file_.packets() != packets_before) [[likely]]  // else lost with a failed write
@@ -164,16 +175,6 @@ void Writer::index_written(uint64_t blocks_written_before, uint64_t blocks_faile
                              "; taprec query reads the rest of this file in full (logged once)");
         }
     }
-}
-
-void Writer::index_record() noexcept {
-    if (!index_.is_open()) return;
-    const std::span<const std::byte> frame = file_.last_frame();
-    const uint64_t record = PcapFile::record_header_size + frame.size();
-    // The time as the file keeps it: a microsecond file loses the nanoseconds.
-    const uint64_t ts = setup_.output.format == OutputFormat::pcap_ns ? last_ts_ns_
-                                                                       : last_ts_ns_ - last_ts_ns_ % 1000;
-    index_.add(frame, ts, file_.size() - record, record);
 }
 
 void Writer::open_index() noexcept {

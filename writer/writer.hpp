@@ -85,7 +85,8 @@ private:
     bool rotation_due(const PacketRef& next) const noexcept;
     // The block index follows the file: seal what reached it, drop what a failed write lost.
     void index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept;
-    void index_record() noexcept;
+    // Once per packet: inlined into write_burst().
+    [[gnu::always_inline]] inline void index_record() noexcept;
     void open_index() noexcept;
     PublisherSetup publisher_setup();
 

@@ -227,3 +227,57 @@ TEST_CASE("the frame walker keeps what libpcap could read and marks what it cann
     bi::add_frame_keys(f, 147, unknown);
     CHECK((unknown.flags & bi::must_read) != 0);
 }
+
+TEST_CASE("the inline path for common frames adds what the general walker adds", "[fast][index]") {
+    // add_frame_keys() reads Ethernet + IPv4 (IHL 5) at fixed offsets; add_other_frame_keys()
+    // walks every frame the general way. Each real Ethernet frame, and variants of it around the
+    // fast path's edges (cut short, another IHL or version, fragments, other protocols), must
+    // leave the same summary either way, alone and in blocks of frames of many flows.
+    size_t frames = 0, common = 0;
+    for (const char* name : {"ftp-ipv4.pcap", "tcp-echo-494conns.pcap", "ipv4-fragments-nfs.pcap",
+                             "vlan-http-session.pcap", "icmp-echo.pcap", "ftp-ipv6.pcap",
+                             "tcp-snaplen96.pcap", "usec-be-pptp.pcap"}) {
+        INFO(name);
+        const Capture c = read_capture(test_data(name));
+        if (c.link_type != 1) continue;
+        bi::BlockSummary fast_block, general_block;
+        for (const Packet& p : c.packets) {
+            const auto* bytes = reinterpret_cast<const std::byte*>(p.bytes.data());
+            const std::vector<std::byte> f(bytes, bytes + p.bytes.size());
+            std::vector<std::vector<std::byte>> variants{f};
+            const bool ipv4 = f.size() > 34 && f[12] == std::byte{8} && f[13] == std::byte{0};
+            if (ipv4) {
+                for (size_t cut : {33, 34, 37, 38}) variants.emplace_back(f.begin(), f.begin() + std::min(cut, f.size()));
+                for (int first : {0x46, 0x55, 0x44}) {
+                    variants.push_back(f);
+                    variants.back()[14] = std::byte(first);
+                }
+                for (int fragment : {0x20, 0x01}) {  // more fragments; an offset
+                    variants.push_back(f);
+                    variants.back()[20] |= std::byte(fragment);
+                }
+                for (int protocol : {1, 6, 17, 132, 50}) {
+                    variants.push_back(f);
+                    variants.back()[23] = std::byte(protocol);
+                }
+            }
+            for (const auto& v : variants) {
+                bi::BlockSummary fast, general;
+                bi::add_frame_keys(v, 1, fast);
+                bi::add_other_frame_keys(v, 1, general);
+                bi::add_frame_keys(v, 1, fast_block);
+                bi::add_other_frame_keys(v, 1, general_block);
+                REQUIRE(fast.flags == general.flags);
+                REQUIRE(fast.protocols == general.protocols);
+                REQUIRE(fast.bloom == general.bloom);
+                ++frames;
+                common += v.size() >= 38 && v[14] == std::byte{0x45} && ipv4;
+            }
+        }
+        CHECK(fast_block.flags == general_block.flags);
+        CHECK(fast_block.protocols == general_block.protocols);
+        CHECK(fast_block.bloom == general_block.bloom);
+    }
+    CHECK(frames > 10000);
+    CHECK(common > frames / 4);  // the fast path was taken, not only the fallback
+}

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include <pcap/dlt.h>
+
 namespace taprec {
 namespace {
 
@@ -76,6 +78,45 @@ void TcpLossEstimator::observe(const PacketHeaders& h, uint16_t port, uint64_t t
     observe_segment(s);
 }
 
+// Ethernet, untagged IPv4: most frames of a link, read at fixed offsets straight into the
+// Segment. Exactly what parse_headers() then segment_of() make of such a frame (the fuzz target
+// and the real-capture tests compare the two); false for any other frame, which they then take.
+bool TcpLossEstimator::read_ethernet_ipv4(std::span<const std::byte> frame, uint16_t port,
+                                          uint64_t ts_ns, Segment& s) noexcept {
+    constexpr size_t l3 = 14;
+    const size_t size = frame.size();
+    if (size < l3 + 20) return false;
+    const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
+    const auto be16 = [f](size_t at) { return uint16_t(f[at] << 8 | f[at + 1]); };
+    const auto be32 = [f](size_t at) {
+        uint32_t v;
+        std::memcpy(&v, f + at, 4);
+        return __builtin_bswap32(v);
+    };
+    if (f[12] != 0x08 || f[13] != 0x00 || (f[l3] >> 4) != 4) return false;
+    const size_t ihl = size_t(f[l3] & 0x0f) * 4;
+    if (ihl < 20) return false;
+    s.ts_ns = ts_ns;
+    s.port = uint8_t(port & 1);
+    s.tcp = false;
+    if (f[l3 + 9] != tcp_protocol || (be16(l3 + 6) & 0x3fff) != 0) return true;  // not TCP, or a fragment
+    const size_t l4 = l3 + ihl;
+    if (size < l4 + 20) return true;
+    const size_t header_len = size_t(f[l4 + 12] >> 4) * 4;
+    if (header_len < 20) return true;
+    const uint16_t total = be16(l3 + 2);
+    const size_t end = total == 0 ? size : l3 + total;  // 0: TSO / BIG TCP, the frame is the datagram
+    s.tcp = true;
+    s.src_is_low = order_endpoints(IpAddress::ipv4(be32(l3 + 12)), be16(l4),
+                                   IpAddress::ipv4(be32(l3 + 16)), be16(l4 + 2), s.key);
+    s.hash = endpoint_pair_hash(s.key, tcp_protocol);
+    s.seq = be32(l4 + 4);
+    s.ack = be32(l4 + 8);
+    s.flags = f[l4 + 13];
+    s.payload = end > l4 + header_len ? uint32_t(end - l4 - header_len) : 0;
+    return true;
+}
+
 void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_type) noexcept {
     if (table_.empty()) return;
     std::array<Segment, burst_size> segments;
@@ -86,7 +127,8 @@ void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_
             // The headers a few packets on: the worker is the first to read a frame's bytes.
             if (i + prefetch_ahead < n) __builtin_prefetch(burst[i + prefetch_ahead].data);
             const PacketRef& p = burst[i];
-            segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
+            if (link_type != DLT_EN10MB || !read_ethernet_ipv4(p.head(), p.port, p.ts_ns, segments[i]))
+                segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
             if (segments[i].tcp) prefetch_slot(segments[i].hash);
         }
         for (size_t i = 0; i < n; ++i) observe_segment(segments[i]);

@@ -122,6 +122,8 @@ private:
 
     static void segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
                            Segment& s) noexcept;
+    static bool read_ethernet_ipv4(std::span<const std::byte> frame, uint16_t port, uint64_t ts_ns,
+                                   Segment& s) noexcept;
     void prefetch_slot(uint64_t hash) const noexcept;
     void observe_segment(const Segment& s) noexcept;
     // Inlined into observe_segment(), once per TCP packet: the calls cost as much as the bodies.

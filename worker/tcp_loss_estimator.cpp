@@ -119,7 +119,7 @@ bool TcpLossEstimator::read_ethernet_ipv4(std::span<const std::byte> frame, uint
 
 void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_type) noexcept {
     if (table_.empty()) return;
-    std::array<Segment, burst_size> segments;
+    std::array<Segment, burst_size>& segments = segments_;
     while (!burst.empty()) {
         const size_t n = std::min(burst.size(), segments.size());
         for (size_t i = 0; i < std::min(n, prefetch_ahead); ++i) __builtin_prefetch(burst[i].data);

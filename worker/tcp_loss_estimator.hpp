@@ -139,6 +139,9 @@ private:
     uint64_t mask_ = 0;
     uint32_t next_generation_ = 1;
     std::array<PendingQueue, max_ports_per_tap> pending_{};
+    // observe_burst()'s scratch: a member, since a local would be zeroed (its keys have
+    // initialisers) at every call, 2 KiB a burst.
+    std::array<Segment, burst_size> segments_;
     TcpLossCounters counters_;
 };
 

@@ -24,15 +24,6 @@ std::byte* put(std::byte* p, T value) noexcept {
     return p + sizeof value;
 }
 
-std::byte* put_record_header(std::byte* p, const PacketRef& packet, bool nanosecond) noexcept {
-    const uint64_t seconds = packet.ts_ns / 1'000'000'000u;
-    const uint64_t fraction = packet.ts_ns % 1'000'000'000u;
-    p = put<uint32_t>(p, static_cast<uint32_t>(seconds));
-    p = put<uint32_t>(p, static_cast<uint32_t>(nanosecond ? fraction : fraction / 1000));
-    p = put<uint32_t>(p, packet.caplen);
-    return put<uint32_t>(p, packet.wire_len);
-}
-
 }  // namespace
 
 PcapFile::PcapFile(std::byte* buffer, size_t block_size, bool nanosecond, uint32_t snaplen,
@@ -91,8 +82,9 @@ static void copy_packet(const PacketRef& packet, const PacketSource* source, std
         std::memcpy(dst, packet.data, n);
 }
 
-void PcapFile::append(const PacketRef& packet, const PacketSource* source,
-                      FlushResult& flushed) noexcept {
+// What append() leaves to a call: a full block, a chained packet.
+void PcapFile::append_slow(const PacketRef& packet, const PacketSource* source,
+                           FlushResult& flushed) noexcept {
     const size_t record = record_header_size + packet.caplen;
     if (used_ + record > block_size_) {
         if (direct_) {

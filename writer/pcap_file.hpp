@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -61,7 +62,21 @@ public:
 
     // Buffer one record; flushes first when the buffer lacks room, and reports that flush.
     // `source` copies multi-segment packets; it may be null when every packet is contiguous.
-    void append(const PacketRef& packet, const PacketSource* source, FlushResult& flushed) noexcept;
+    // Inline: once per packet; a record that fits the block and is one segment takes this path.
+    void append(const PacketRef& packet, const PacketSource* source, FlushResult& flushed) noexcept {
+        const size_t record = record_header_size + packet.caplen;
+        if (used_ + record > block_size_ || (packet.flags & PacketRef::multi_segment)) [[unlikely]] {
+            append_slow(packet, source, flushed);
+            return;
+        }
+        std::byte* p = put_record_header(buffer_ + used_, packet, nanosecond_);
+        std::memcpy(p, packet.data, packet.caplen);
+        last_frame_ = {p, packet.caplen};
+        used_ += record;
+        ++packets_;
+        ++buffered_packets_[packet.port];
+        buffered_bytes_[packet.port] += packet.caplen;
+    }
     // Write out everything buffered.
     void flush(FlushResult& flushed) noexcept;
     // Flush, optionally fsync, and close. The caller publishes the file. Returns the errno of a
@@ -89,6 +104,17 @@ private:
     void cut_back(FlushResult& flushed, int error, int extra_port) noexcept;
     void append_split(const PacketRef& packet, const PacketSource* source,
                       FlushResult& flushed) noexcept;
+    void append_slow(const PacketRef& packet, const PacketSource* source, FlushResult& flushed) noexcept;
+    // The 16-byte record header (pcap keeps the host's byte order); returns where the data goes.
+    static std::byte* put_record_header(std::byte* p, const PacketRef& packet, bool nanosecond) noexcept {
+        const uint64_t seconds = packet.ts_ns / 1'000'000'000u;
+        const uint64_t fraction = packet.ts_ns % 1'000'000'000u;
+        const uint32_t header[4] = {static_cast<uint32_t>(seconds),
+                                    static_cast<uint32_t>(nanosecond ? fraction : fraction / 1000),
+                                    packet.caplen, packet.wire_len};
+        std::memcpy(p, header, sizeof header);
+        return p + sizeof header;
+    }
     void count_written(FlushResult& flushed) noexcept;
 
     std::byte* buffer_;

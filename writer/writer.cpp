@@ -88,13 +88,6 @@ StepResult Writer::step(bool) noexcept {
     return StepResult::finished;
 }
 
-bool Writer::rotation_due(const PacketRef& next) const noexcept {
-    const RotateConfig& rotate = setup_.output.rotate;
-    if (file_.packets() == 0) return false;
-    if (rotate.packets != 0 && file_.packets() >= rotate.packets) return true;
-    return rotate.bytes != 0 &&
-           file_.size() + PcapFile::record_header_size + next.caplen > rotate.bytes;
-}
 
 void Writer::index_record() noexcept {
     if (!index_.is_open()) return;
@@ -104,6 +97,14 @@ void Writer::index_record() noexcept {
     const uint64_t ts = setup_.output.format == OutputFormat::pcap_ns ? last_ts_ns_
                                                                        : last_ts_ns_ - last_ts_ns_ % 1000;
     index_.add(frame, ts, file_.size() - record, record);
+}
+
+bool Writer::rotation_due(const PacketRef& next) const noexcept {
+    const RotateConfig& rotate = setup_.output.rotate;
+    if (file_.packets() == 0) return false;
+    if (rotate.packets != 0 && file_.packets() >= rotate.packets) return true;
+    return rotate.bytes != 0 &&
+           file_.size() + PcapFile::record_header_size + next.caplen > rotate.bytes;
 }
 
 void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noexcept {

@@ -82,7 +82,7 @@ private:
     void close_and_publish() noexcept;
     void account(const FlushResult& flushed) noexcept;
     uint64_t clamp(const PacketRef& p, uint64_t now_ns) noexcept;
-    bool rotation_due(const PacketRef& next) const noexcept;
+    [[gnu::always_inline]] inline bool rotation_due(const PacketRef& next) const noexcept;
     // The block index follows the file: seal what reached it, drop what a failed write lost.
     void index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept;
     // Once per packet: inlined into write_burst().

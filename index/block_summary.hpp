@@ -69,11 +69,11 @@ struct BlockSummary {
     uint32_t bloom_bits = max_bloom_bits;
     std::array<uint64_t, max_bloom_bits / 64> bloom{};
     // seen_flow()'s memory, two ways a set; `rest` always has bit 63 set, so a cleared way never
-    // matches. 512 flows in 8 KiB: a busy link's block repeats a few hundred flows, and a miss
-    // costs four key hashes and twelve bit sets, so the second way pays (one way of 256 missed
-    // 16 % of the echo bench's packets, two ways of 256 sets 2 %); small enough to stay in L1
-    // beside the 1 MiB block the writer streams through it.
-    static constexpr int recent_flow_set_bits = 8;
+    // matches. 2048 flows in 32 KiB: a block repeats the flows of a busy link many times, and a
+    // miss costs four key hashes and twelve bit sets, so the table is sized for the flows, not
+    // for L1: one way of 256 missed 16 % of the echo bench's packets (500 connections) and a
+    // table smaller than the flows a link cycles through (bench/loss sends 1024) misses them all.
+    static constexpr int recent_flow_set_bits = 10;
     struct RecentFlowSet {
         uint64_t addresses[2];
         uint64_t rest[2];

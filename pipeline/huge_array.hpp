@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -27,10 +28,17 @@ public:
         static_assert(std::is_trivially_destructible_v<T>, "the destructor only unmaps");
         if (count == 0) return;
         bytes_ = (count * sizeof(T) + huge_page - 1) / huge_page * huge_page;
-        void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        // A huge page must start on a 2 MiB boundary: map one page more, keep the aligned part.
+        void* p = ::mmap(nullptr, bytes_ + huge_page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();
-        ::madvise(p, bytes_, MADV_HUGEPAGE);  // advice: refused or not, the mapping works
-        data_ = static_cast<T*>(p);
+        const uintptr_t start = reinterpret_cast<uintptr_t>(p);
+        const uintptr_t aligned = (start + huge_page - 1) / huge_page * huge_page;
+        if (aligned != start) ::munmap(p, aligned - start);
+        if (const size_t tail = huge_page - (aligned - start); tail != 0)
+            ::munmap(reinterpret_cast<void*>(aligned + bytes_), tail);
+        ::madvise(reinterpret_cast<void*>(aligned), bytes_, MADV_HUGEPAGE);  // advice only
+        data_ = reinterpret_cast<T*>(aligned);
         std::uninitialized_value_construct_n(data_, count_);
     }
     ~HugeArray() {

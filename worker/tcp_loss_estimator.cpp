@@ -35,7 +35,7 @@ TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const EndpointPair& key,
                                                       uint64_t hash) noexcept {
     Flow* oldest = nullptr;
     for (size_t i = 0; i < probe_limit; ++i) {
-        Flow& slot = table_[(hash + i) & mask_];
+        Flow& slot = table_[(home_slot(hash) + i) & mask_];
         if (slot.last_seen_ns == 0) {
             oldest = &slot;
             break;
@@ -66,7 +66,7 @@ void TcpLossEstimator::segment_of(const PacketHeaders& h, uint16_t port, uint64_
 
 // The slot the probe starts at, both of the cache lines a Flow can span.
 void TcpLossEstimator::prefetch_slot(uint64_t hash) const noexcept {
-    const Flow* slot = &table_[hash & mask_];
+    const Flow* slot = &table_[home_slot(hash) & mask_];
     __builtin_prefetch(slot, 1);
     __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(Flow) - 1, 1);
 }

@@ -17,7 +17,7 @@
 //
 // Both directions of a connection reach the same worker (symmetric RSS or hash), so each worker
 // keeps its own table: fixed size, allocated once, replaced oldest-first when full (counted).
-// The table outgrows the caches (~88 B a flow; on huge pages, pipeline/huge_array.hpp), so the
+// The table outgrows the caches (~96 B a flow; on huge pages, pipeline/huge_array.hpp), so the
 // worker hands it whole bursts: the headers of the burst are parsed and their flows' slots
 // prefetched first, then the packets are observed in order, and the misses of a burst overlap
 // instead of coming one per packet.
@@ -118,6 +118,10 @@ private:
         bool tcp;  // false: anything else, which only moves its port on
     };
     static constexpr size_t probe_limit = 8;
+    // Where a flow's probe starts: the hash's high half. The rx thread picks the worker from the
+    // low bits of the same hash (h % workers), so with W workers the low bits of every flow a
+    // worker sees agree, and a table indexed by them would use 1/W of its slots.
+    static uint64_t home_slot(uint64_t hash) noexcept { return hash >> 32 | hash << 32; }
     static constexpr size_t prefetch_ahead = 4;  // frames whose headers are fetched ahead
 
     static void segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,

@@ -165,6 +165,15 @@ TapPipeline::~TapPipeline() {
     join();
 }
 
+// The writer has published its last file: the janitor's last hooks and retention pass belong to
+// the run, then the tap is finished and says so.
+void TapPipeline::finish_run() {
+    janitor_->finish();
+    janitor_->join();
+    writer_done_.store(true, std::memory_order_release);
+    if (on_finished_) on_finished_();
+}
+
 void TapPipeline::start(const TapCores& cores, std::function<void()> finished) {
     on_finished_ = std::move(finished);
     auto core_of = [](const std::vector<int>& list, size_t i) {
@@ -188,10 +197,7 @@ void TapPipeline::start(const TapCores& cores, std::function<void()> finished) {
     }
     threads_.emplace_back([this, done] {
         writer_->run();
-        janitor_->finish();
-        janitor_->join();  // its last hooks and retention pass belong to the run
-        writer_done_.store(true, std::memory_order_release);
-        if (on_finished_) on_finished_();
+        finish_run();
         done[0].store(true, std::memory_order_release);
     });
     place_thread(threads_.back(), cores.writer, "writer:" + tap_.name);
@@ -305,12 +311,7 @@ void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
             if (r != StepResult::finished) continue;
             finished[i] = true;
             --running;
-            if (stages[i] == writer_.get()) {
-                janitor_->finish();
-                janitor_->join();
-                writer_done_.store(true, std::memory_order_release);
-                if (on_finished_) on_finished_();
-            }
+            if (stages[i] == writer_.get()) finish_run();
             done[done_index[i]].store(true, std::memory_order_release);
         }
         if (worked) idle.reset();

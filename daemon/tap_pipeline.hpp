@@ -82,6 +82,7 @@ private:
     void wait_idle(IdleWait& idle);
     static constexpr int poll_timeout_ms = 100;  // an idle link wakes the loop 10 times a second
     void run_on_one_core(std::atomic<bool>* done);
+    void finish_run();
 
     TapConfig tap_;
     IdlePolicy idle_policy_ = IdlePolicy::sleep;

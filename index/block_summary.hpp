@@ -9,12 +9,12 @@
 #pragma once
 
 #include <array>
-#include <cstring>
-#include <utility>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace taprec::block_index {
@@ -36,7 +36,8 @@ enum BlockFlag : uint32_t {
 
 // The keys, hashed; the query hashes the addresses and ports of a filter the same way.
 // Inline: the writer hashes up to four keys a packet.
-inline uint64_t mix_key(uint64_t x) noexcept {  // murmur3's finalizer: every input bit moves every output bit
+// murmur3's finalizer: every input bit moves every output bit.
+inline uint64_t mix_key(uint64_t x) noexcept {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;

@@ -63,6 +63,38 @@ struct PacketHeaders {
     static constexpr uint8_t tcp_fin = 0x01, tcp_syn = 0x02, tcp_rst = 0x04, tcp_ack_flag = 0x10;
 };
 
+// Big-endian fields of a frame at byte offsets; the caller checks has() (or the size) first.
+// What parse_headers() and the estimator's fixed-offset path read frames with.
+class FrameReader {
+public:
+    explicit FrameReader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+    bool has(size_t offset, size_t n) const noexcept {
+        return offset <= bytes_.size() && n <= bytes_.size() - offset;
+    }
+    uint8_t u8(size_t offset) const noexcept { return uint8_t(bytes_[offset]); }
+    uint16_t be16(size_t offset) const noexcept {
+        return uint16_t(uint16_t(u8(offset)) << 8 | u8(offset + 1));
+    }
+    // One load each, byte-swapped.
+    uint32_t be32(size_t offset) const noexcept {
+        uint32_t v;
+        std::memcpy(&v, bytes_.data() + offset, 4);
+        return __builtin_bswap32(v);
+    }
+    uint64_t be64(size_t offset) const noexcept {
+        uint64_t v;
+        std::memcpy(&v, bytes_.data() + offset, 8);
+        return __builtin_bswap64(v);
+    }
+    void copy(size_t offset, uint8_t* dst, size_t n) const noexcept {
+        std::memcpy(dst, bytes_.data() + offset, n);
+    }
+    size_t size() const noexcept { return bytes_.size(); }
+
+private:
+    std::span<const std::byte> bytes_;
+};
+
 // `link_type` is the DLT_* of the frame (Ethernet, Linux SLL, raw IP). Inline: the workers call it
 // for every packet and read a few of its fields, so the compiler drops the stores of the rest.
 inline PacketHeaders parse_headers(std::span<const std::byte> frame, int link_type) noexcept;
@@ -83,42 +115,13 @@ inline constexpr int max_vlan_tags = 4;
 inline constexpr int max_mpls_labels = 8;
 inline constexpr int max_ipv6_extensions = 8;
 
-class Reader {
-public:
-    explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-    bool has(size_t offset, size_t n) const noexcept {
-        return offset <= bytes_.size() && n <= bytes_.size() - offset;
-    }
-    uint8_t u8(size_t offset) const noexcept { return uint8_t(bytes_[offset]); }
-    uint16_t be16(size_t offset) const noexcept {
-        return uint16_t(uint16_t(u8(offset)) << 8 | u8(offset + 1));
-    }
-    // Callers check has() first; one load each, byte-swapped.
-    uint32_t be32(size_t offset) const noexcept {
-        uint32_t v;
-        std::memcpy(&v, bytes_.data() + offset, 4);
-        return __builtin_bswap32(v);
-    }
-    uint64_t be64(size_t offset) const noexcept {
-        uint64_t v;
-        std::memcpy(&v, bytes_.data() + offset, 8);
-        return __builtin_bswap64(v);
-    }
-    void copy(size_t offset, uint8_t* dst, size_t n) const noexcept {
-        std::memcpy(dst, bytes_.data() + offset, n);
-    }
-    size_t size() const noexcept { return bytes_.size(); }
-
-private:
-    std::span<const std::byte> bytes_;
-};
 
 inline bool has_ports(uint8_t protocol) noexcept {
     return protocol == proto_tcp || protocol == proto_udp || protocol == proto_sctp;
 }
 
 // The transport header at `offset`; `ip_payload_end` bounds the TCP payload by the IP length.
-inline void parse_transport(const Reader& r, size_t offset, size_t ip_payload_end, PacketHeaders& h) {
+inline void parse_transport(const FrameReader& r, size_t offset, size_t ip_payload_end, PacketHeaders& h) {
     if (h.later_fragment || !has_ports(h.protocol) || !r.has(offset, 4)) return;
     h.src_port = r.be16(offset);
     h.dst_port = r.be16(offset + 2);
@@ -133,7 +136,7 @@ inline void parse_transport(const Reader& r, size_t offset, size_t ip_payload_en
     h.has_tcp = true;
 }
 
-inline void parse_ipv4(const Reader& r, size_t offset, PacketHeaders& h) {
+inline void parse_ipv4(const FrameReader& r, size_t offset, PacketHeaders& h) {
     if (!r.has(offset, 20) || (r.u8(offset) >> 4) != 4) return;
     const size_t ihl = size_t(r.u8(offset) & 0x0f) * 4;
     if (ihl < 20) return;
@@ -152,7 +155,7 @@ inline void parse_ipv4(const Reader& r, size_t offset, PacketHeaders& h) {
     parse_transport(r, offset + ihl, end, h);
 }
 
-inline void parse_ipv6(const Reader& r, size_t offset, PacketHeaders& h) {
+inline void parse_ipv6(const FrameReader& r, size_t offset, PacketHeaders& h) {
     if (!r.has(offset, 40) || (r.u8(offset) >> 4) != 6) return;
     h.network = PacketHeaders::Network::ipv6;
     h.src_addr = {r.be64(offset + 8), r.be64(offset + 16)};
@@ -189,13 +192,13 @@ inline void parse_ipv6(const Reader& r, size_t offset, PacketHeaders& h) {
     parse_transport(r, at, end, h);
 }
 
-inline void parse_network(const Reader& r, uint16_t ethertype, size_t offset, PacketHeaders& h) {
+inline void parse_network(const FrameReader& r, uint16_t ethertype, size_t offset, PacketHeaders& h) {
     if (ethertype == ethertype_ipv4) parse_ipv4(r, offset, h);
     else if (ethertype == ethertype_ipv6) parse_ipv6(r, offset, h);
 }
 
 // MPLS: skip the label stack, then guess the payload from the IP version nibble.
-inline void parse_mpls(const Reader& r, size_t offset, PacketHeaders& h) {
+inline void parse_mpls(const FrameReader& r, size_t offset, PacketHeaders& h) {
     for (int i = 0; i < max_mpls_labels; ++i) {
         if (!r.has(offset, 4)) return;
         const bool bottom = (r.u8(offset + 2) & 0x01) != 0;
@@ -208,7 +211,7 @@ inline void parse_mpls(const Reader& r, size_t offset, PacketHeaders& h) {
     else if (version == 6) parse_ipv6(r, offset, h);
 }
 
-inline void parse_ethernet(const Reader& r, PacketHeaders& h) {
+inline void parse_ethernet(const FrameReader& r, PacketHeaders& h) {
     if (!r.has(0, 14)) return;
     r.copy(0, h.dst_mac.data(), 6);
     r.copy(6, h.src_mac.data(), 6);
@@ -235,7 +238,7 @@ inline void parse_ethernet(const Reader& r, PacketHeaders& h) {
 inline PacketHeaders parse_headers(std::span<const std::byte> frame, int link_type) noexcept {
     using namespace packet_headers_detail;
     PacketHeaders h;
-    const Reader r(frame);
+    const FrameReader r(frame);
     switch (link_type) {
     case DLT_EN10MB:
         parse_ethernet(r, h);

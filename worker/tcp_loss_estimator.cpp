@@ -50,19 +50,29 @@ TcpLossEstimator::Flow* TcpLossEstimator::find_or_add(const EndpointPair& key,
     return oldest;
 }
 
+// A TCP segment's fields, however its headers were read: its flow's key and hash, and the rest.
+inline void TcpLossEstimator::set_tcp(Segment& s, const IpAddress& src, uint16_t src_port,
+                               const IpAddress& dst, uint16_t dst_port, uint32_t seq, uint32_t ack,
+                               uint8_t flags, uint32_t payload) noexcept {
+    s.tcp = true;
+    s.src_is_low = order_endpoints(src, src_port, dst, dst_port, s.key);
+    s.hash = endpoint_pair_hash(s.key, tcp_protocol);
+    s.seq = seq;
+    s.ack = ack;
+    s.flags = flags;
+    s.payload = payload;
+}
+
 void TcpLossEstimator::segment_of(const PacketHeaders& h, uint16_t port, uint64_t ts_ns,
                                   Segment& s) noexcept {
     s.ts_ns = ts_ns;
     s.port = uint8_t(port & 1);
     s.tcp = h.has_tcp;
-    if (!s.tcp) return;
-    s.src_is_low = order_endpoints(h.src_addr, h.src_port, h.dst_addr, h.dst_port, s.key);
-    s.hash = endpoint_pair_hash(s.key, tcp_protocol);
-    s.seq = h.tcp_seq;
-    s.ack = h.tcp_ack;
-    s.payload = h.tcp_payload;
-    s.flags = h.tcp_flags;
+    if (s.tcp)
+        set_tcp(s, h.src_addr, h.src_port, h.dst_addr, h.dst_port, h.tcp_seq, h.tcp_ack, h.tcp_flags,
+                h.tcp_payload);
 }
+
 
 // The slot the probe starts at, both of the cache lines a Flow can span.
 void TcpLossEstimator::prefetch_slot(uint64_t hash) const noexcept {
@@ -84,54 +94,40 @@ void TcpLossEstimator::observe(const PacketHeaders& h, uint16_t port, uint64_t t
 bool TcpLossEstimator::read_ethernet_ipv4(std::span<const std::byte> frame, uint16_t port,
                                           uint64_t ts_ns, Segment& s) noexcept {
     constexpr size_t l3 = 14;
-    const size_t size = frame.size();
-    if (size < l3 + 20) return false;
-    const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
-    const auto be16 = [f](size_t at) { return uint16_t(f[at] << 8 | f[at + 1]); };
-    const auto be32 = [f](size_t at) {
-        uint32_t v;
-        std::memcpy(&v, f + at, 4);
-        return __builtin_bswap32(v);
-    };
-    if (f[12] != 0x08 || f[13] != 0x00 || (f[l3] >> 4) != 4) return false;
-    const size_t ihl = size_t(f[l3] & 0x0f) * 4;
+    const FrameReader r(frame);
+    if (r.size() < l3 + 20 || r.be16(12) != 0x0800 || (r.u8(l3) >> 4) != 4) return false;
+    const size_t ihl = size_t(r.u8(l3) & 0x0f) * 4;
     if (ihl < 20) return false;
     s.ts_ns = ts_ns;
     s.port = uint8_t(port & 1);
     s.tcp = false;
-    if (f[l3 + 9] != tcp_protocol || (be16(l3 + 6) & 0x3fff) != 0) return true;  // not TCP, or a fragment
+    if (r.u8(l3 + 9) != tcp_protocol || (r.be16(l3 + 6) & 0x3fff) != 0) return true;  // or a fragment
     const size_t l4 = l3 + ihl;
-    if (size < l4 + 20) return true;
-    const size_t header_len = size_t(f[l4 + 12] >> 4) * 4;
+    if (r.size() < l4 + 20) return true;
+    const size_t header_len = size_t(r.u8(l4 + 12) >> 4) * 4;
     if (header_len < 20) return true;
-    const uint16_t total = be16(l3 + 2);
-    const size_t end = total == 0 ? size : l3 + total;  // 0: TSO / BIG TCP, the frame is the datagram
-    s.tcp = true;
-    s.src_is_low = order_endpoints(IpAddress::ipv4(be32(l3 + 12)), be16(l4),
-                                   IpAddress::ipv4(be32(l3 + 16)), be16(l4 + 2), s.key);
-    s.hash = endpoint_pair_hash(s.key, tcp_protocol);
-    s.seq = be32(l4 + 4);
-    s.ack = be32(l4 + 8);
-    s.flags = f[l4 + 13];
-    s.payload = end > l4 + header_len ? uint32_t(end - l4 - header_len) : 0;
+    const uint16_t total = r.be16(l3 + 2);
+    const size_t end = total == 0 ? r.size() : l3 + total;  // 0: TSO / BIG TCP, the frame is the datagram
+    set_tcp(s, IpAddress::ipv4(r.be32(l3 + 12)), r.be16(l4), IpAddress::ipv4(r.be32(l3 + 16)),
+            r.be16(l4 + 2), r.be32(l4 + 4), r.be32(l4 + 8), r.u8(l4 + 13),
+            end > l4 + header_len ? uint32_t(end - l4 - header_len) : 0);
     return true;
 }
 
 void TcpLossEstimator::observe_burst(std::span<const PacketRef> burst, int link_type) noexcept {
     if (table_.empty()) return;
-    std::array<Segment, burst_size>& segments = segments_;
     while (!burst.empty()) {
-        const size_t n = std::min(burst.size(), segments.size());
+        const size_t n = std::min(burst.size(), segments_.size());
         for (size_t i = 0; i < std::min(n, prefetch_ahead); ++i) __builtin_prefetch(burst[i].data);
         for (size_t i = 0; i < n; ++i) {
             // The headers a few packets on: the worker is the first to read a frame's bytes.
             if (i + prefetch_ahead < n) __builtin_prefetch(burst[i + prefetch_ahead].data);
             const PacketRef& p = burst[i];
-            if (link_type != DLT_EN10MB || !read_ethernet_ipv4(p.head(), p.port, p.ts_ns, segments[i]))
-                segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments[i]);
-            if (segments[i].tcp) prefetch_slot(segments[i].hash);
+            if (link_type != DLT_EN10MB || !read_ethernet_ipv4(p.head(), p.port, p.ts_ns, segments_[i]))
+                segment_of(parse_headers(p.head(), link_type), p.port, p.ts_ns, segments_[i]);
+            if (segments_[i].tcp) prefetch_slot(segments_[i].hash);
         }
-        for (size_t i = 0; i < n; ++i) observe_segment(segments[i]);
+        for (size_t i = 0; i < n; ++i) observe_segment(segments_[i]);
         burst = burst.subspan(n);
     }
 }

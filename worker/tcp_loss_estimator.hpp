@@ -128,6 +128,10 @@ private:
                            Segment& s) noexcept;
     static bool read_ethernet_ipv4(std::span<const std::byte> frame, uint16_t port, uint64_t ts_ns,
                                    Segment& s) noexcept;
+    // Inlined into both readers: a call passing nine arguments cost as much as its body.
+    [[gnu::always_inline]] static inline void set_tcp(Segment& s, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
+                        uint16_t dst_port, uint32_t seq, uint32_t ack, uint8_t flags,
+                        uint32_t payload) noexcept;
     void prefetch_slot(uint64_t hash) const noexcept;
     void observe_segment(const Segment& s) noexcept;
     // Inlined into observe_segment(), once per TCP packet: the calls cost as much as the bodies.

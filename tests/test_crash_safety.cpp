@@ -99,13 +99,17 @@ TEST_CASE("kill -9 at random moments under load, restart each time: published fi
 
     // How long a replay takes on this machine, so that each kill lands within one. (A fixed 150
     // to 1200 ms fitted only while naming probed every name the earlier runs had left, which
-    // made each run slower than the one before.)
-    const auto clean_start = std::chrono::steady_clock::now();
-    const RunResult clean_run = run_taprec({"--config", config});
-    const auto replay = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - clean_start);
-    INFO(clean_run.output);
-    REQUIRE(clean_run.exit_code == 0);
+    // made each run slower than the one before.) The fastest of three: one run slowed by the
+    // machine put every kill after the end of the faster runs that followed it (3 of 8 killed).
+    auto replay = std::chrono::milliseconds::max();
+    for (int round = 0; round < 3; ++round) {
+        const auto clean_start = std::chrono::steady_clock::now();
+        const RunResult clean_run = run_taprec({"--config", config});
+        replay = std::min(replay, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - clean_start));
+        INFO(clean_run.output);
+        REQUIRE(clean_run.exit_code == 0);
+    }
     std::mt19937 random(std::random_device{}());
     std::uniform_int_distribution<int> delay_ms(int(replay.count() / 4),
                                                 int(replay.count() * 3 / 4));

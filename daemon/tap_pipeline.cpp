@@ -4,10 +4,13 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <thread>
 
 #include "config/limits.hpp"
 #include "pipeline/clock_now.hpp"
@@ -272,6 +275,7 @@ bool TapPipeline::single_core_or_unpinned(const TapCores& cores) const {
 void TapPipeline::wait_idle(IdleWait& idle) {
     std::array<pollfd, max_ports_per_tap> fds{};
     size_t n = 0;
+    std::chrono::microseconds nap{0};
     for (const auto& source : sources_) {
         const int fd = source->wait_fd();
         if (fd < 0) {
@@ -279,8 +283,18 @@ void TapPipeline::wait_idle(IdleWait& idle) {
             return;
         }
         fds[n++] = pollfd{fd, POLLIN, 0};
+        nap = std::max(nap, source->fd_blind_nap());
     }
-    ::poll(fds.data(), n, poll_timeout_ms);
+    if (nap.count() != 0) {
+        std::this_thread::sleep_for(nap);
+        return;
+    }
+    if (::poll(fds.data(), n, poll_timeout_ms) <= 0) return;
+    // An error on a port's descriptor (its interface went down) reads readable for ever: the
+    // port's own wait reads the error and ends the port.
+    for (size_t i = 0; i < n; ++i)
+        if ((fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+            sources_[i]->wait_for_packets(std::chrono::microseconds(0));
 }
 
 // Every stage as a task of one loop: in pipeline order, so a burst received in a round is merged

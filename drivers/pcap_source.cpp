@@ -16,6 +16,7 @@
 #include "pipeline/clock_now.hpp"
 #include "drivers/packet_arena.hpp"
 #include "drivers/pcap_file_map.hpp"
+#include "drivers/tpacket_source.hpp"
 
 namespace taprec {
 namespace {
@@ -89,8 +90,8 @@ public:
 
     uint64_t idle_clock_ns() const noexcept override {
         // The kernel hands packets over a block at a time, a block at the latest when its timeout
-        // (block_timeout_ms) passes: packets up to that old may still be on their way to us.
-        if (port_.file.empty()) return realtime_now_ns() - (block_timeout_ms + 10) * 1'000'000ull;
+        // (live_block_timeout_ms) passes: packets up to that old may still be on their way to us.
+        if (port_.file.empty()) return realtime_now_ns() - (live_block_timeout_ms + 10) * 1'000'000ull;
         if (port_.speed == ReplaySpeed::realtime && replay_started_)
             return first_ts_ns_ + (monotonic_now_ns() - replay_start_mono_ns_);
         return 0;
@@ -137,7 +138,7 @@ private:
         if (handle_ == nullptr) throw std::runtime_error("pcap interface " + name + ": " + err);
         pcap_set_snaplen(handle_, static_cast<int>(snaplen));
         pcap_set_promisc(handle_, 1);
-        pcap_set_timeout(handle_, block_timeout_ms);
+        pcap_set_timeout(handle_, live_block_timeout_ms);
         pcap_set_buffer_size(handle_, 64 << 20);  // the kernel ring: the burst buffer before us
         pcap_set_tstamp_precision(handle_, PCAP_TSTAMP_PRECISION_NANO);
         const int rc = pcap_activate(handle_);
@@ -308,10 +309,6 @@ private:
         return true;
     }
 
-    // TPACKET_V3 delivers a block of packets when it is full or this old: few wake-ups at low
-    // rates (what makes libpcap cheap), at the price of that much delay.
-    static constexpr int block_timeout_ms = 100;
-
     PortConfig port_;
     int link_type_ = 0;
     // A classic pcap file: its mapping (which the packets in flight point into) and the walk.
@@ -345,6 +342,11 @@ private:
 
 std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
                                                const PcapSourceOptions& options) {
+    if (!port.interface.empty()) {
+        TpacketOptions ring;
+        ring.ring_bytes = options.arena_bytes;
+        if (std::unique_ptr<PacketSource> source = open_tpacket_source(port, ring)) return source;
+    }
     return std::make_unique<PcapSource>(port, options);
 }
 

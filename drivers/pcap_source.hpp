@@ -1,4 +1,5 @@
-// PcapSource: a port read through libpcap, either a live interface or a capture file replayed
+// PcapSource: a port read through libpcap, either a live interface (Ethernet ones are read from
+// the kernel's ring in place by drivers/tpacket_source instead) or a capture file replayed
 // at full speed or at the speed it was recorded. A classic pcap file is read in place from a
 // read-only mapping instead (drivers/pcap_file_map), with no copy.
 #pragma once

@@ -68,6 +68,10 @@ public:
     // A file descriptor that polls readable when packets wait (libpcap live), or -1: lets one
     // thread sleep on every port of a tap at once.
     virtual int wait_fd() const noexcept { return -1; }
+    // While this is not 0, wait_fd() polls readable although nothing new waits (a TPACKET_V3
+    // ring whose last filled block the pipeline still holds: the kernel's poll looks only at
+    // that block), so a thread that sleeps on it naps this long instead.
+    virtual std::chrono::microseconds fd_blind_nap() const noexcept { return {}; }
     // True when the port models a wire that cannot wait: a full ring drops. A file replayed at
     // `speed: max` is not a wire, so its rx thread waits for room instead of dropping.
     virtual bool is_wire() const noexcept { return true; }

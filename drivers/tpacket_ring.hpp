@@ -1,0 +1,78 @@
+// TpacketRing: the blocks of a TPACKET_V3 receive ring (an AF_PACKET socket's mmap), walked in
+// place. Packets are handed on as PacketRefs into the ring itself; a block goes back to the
+// kernel once the last of its packets is released, by whichever thread releases it. Nothing is
+// copied before the writer's one copy into its file block.
+//
+// Why: libpcap walks the same ring but hands each packet to a callback and returns the block at
+// once, so a recorder must copy every packet out first (taprec's PacketArena did). Holding the
+// block instead costs ring room for the packets in flight, which the 64 MiB ring has to spare.
+//
+// The socket itself is drivers/tpacket_source; this class only needs the mapped blocks, so tests
+// can build blocks in ordinary memory.
+#pragma once
+
+#include <linux/if_packet.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "pipeline/packet_ref.hpp"
+
+namespace taprec {
+
+class TpacketRing {
+public:
+    struct Geometry {
+        std::byte* base = nullptr;  // first block
+        uint32_t block_size = 0;
+        uint32_t block_count = 0;
+    };
+    explicit TpacketRing(Geometry geometry);
+    TpacketRing(const TpacketRing&) = delete;
+    TpacketRing& operator=(const TpacketRing&) = delete;
+
+    // rx thread: up to out.size() packets, from the block being walked and the ones the kernel
+    // has filled after it. Each PacketRef must reach release() exactly once.
+    size_t take(std::span<PacketRef> out) noexcept;
+    // rx thread: packets are waiting (a filled block, or the rest of one being walked).
+    bool ready() const noexcept;
+    // rx thread: the block the kernel filled last is still held by the pipeline. The socket then
+    // polls readable although nothing new waits (the kernel's poll looks at that block), so a
+    // thread that wants to sleep must nap instead of poll().
+    bool last_filled_block_held() const noexcept;
+
+    // Any thread: hand packets back; the last one out of a block returns it to the kernel.
+    static void release(std::span<const PacketRef> packets) noexcept;
+
+    // Blocks the pipeline holds now (for tests and statistics).
+    size_t blocks_held() const noexcept;
+
+private:
+    // One per block, on its own cache line: the rx thread and the releasing threads touch it.
+    struct alignas(64) BlockHold {
+        std::atomic<uint32_t> packets;  // outstanding PacketRefs, plus `rx_bias` while walked
+        tpacket_block_desc* block;
+    };
+    // Held by the rx thread while it walks a block, so a block cannot go back to the kernel while
+    // packets of it are still to be handed out.
+    static constexpr uint32_t rx_bias = 1u << 30;
+
+    tpacket_block_desc* block(uint32_t index) const noexcept;
+    bool open_next_block() noexcept;
+    void finish_block() noexcept;
+    static void give_back(BlockHold& hold, uint32_t count) noexcept;
+
+    Geometry geometry_;
+    std::unique_ptr<BlockHold[]> holds_;
+    // Walk state (rx thread only).
+    uint32_t current_ = 0;          // index of the block being walked, or next to be
+    bool walking_ = false;
+    uint32_t left_in_block_ = 0;    // packets of the current block not yet looked at
+    uint32_t handed_out_ = 0;       // packets of the current block handed out
+    const std::byte* next_packet_ = nullptr;
+};
+
+}  // namespace taprec

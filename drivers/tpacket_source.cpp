@@ -1,0 +1,252 @@
+#include "drivers/tpacket_source.hpp"
+
+#include <arpa/inet.h>
+#include <net/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "drivers/tpacket_ring.hpp"
+#include "pipeline/clock_now.hpp"
+
+namespace taprec {
+namespace {
+
+// A socket, closed however the constructor ends.
+class Socket {
+public:
+    explicit Socket(int fd) : fd_(fd) {}
+    ~Socket() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    int get() const noexcept { return fd_; }
+
+private:
+    int fd_;
+};
+
+uint16_t hardware_type(int fd, const std::string& interface) {
+    ifreq request{};
+    std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
+    if (::ioctl(fd, SIOCGIFHWADDR, &request) != 0)
+        throw std::runtime_error("pcap interface " + interface + ": " + std::strerror(errno) +
+                                 "; check the name with `ip link`");
+    return request.ifr_hwaddr.sa_family;
+}
+
+// An interface statistic from sysfs, 0 when the driver does not keep it.
+uint64_t interface_statistic(const std::string& interface, const char* name) {
+    std::ifstream in("/sys/class/net/" + interface + "/statistics/" + name);
+    uint64_t value = 0;
+    return in >> value ? value : 0;
+}
+
+// What the NIC lost before the kernel saw it, as libpcap's ps_ifdrop counts it.
+uint64_t interface_drops(const std::string& interface) {
+    return interface_statistic(interface, "rx_missed_errors") +
+           interface_statistic(interface, "rx_fifo_errors");
+}
+
+// The ring's memory, unmapped however the constructor ends.
+struct RingMapping {
+    std::byte* base = nullptr;
+    size_t bytes = 0;
+    RingMapping() = default;
+    RingMapping(const RingMapping&) = delete;
+    RingMapping& operator=(const RingMapping&) = delete;
+    ~RingMapping() {
+        if (base != nullptr) ::munmap(base, bytes);
+    }
+};
+
+class TpacketSource final : public PacketSource {
+public:
+    TpacketSource(const PortConfig& port, const TpacketOptions& options, int fd)
+        : port_(port), fd_(fd) {
+        const uint32_t block_size = options.block_size;
+        const uint32_t block_count =
+            static_cast<uint32_t>(std::max<size_t>(2, options.ring_bytes / block_size));
+        set_option(PACKET_VERSION, int{TPACKET_V3}, "TPACKET_V3");
+        // Room before each frame to put a VLAN tag back (see TpacketRing).
+        set_option(PACKET_RESERVE, unsigned{4}, "PACKET_RESERVE");
+        tpacket_req3 request{};
+        request.tp_block_size = block_size;
+        request.tp_block_nr = block_count;
+        request.tp_frame_size = TPACKET_ALIGNMENT << 7;  // only checked by the kernel for V3
+        request.tp_frame_nr = block_size / request.tp_frame_size * block_count;
+        request.tp_retire_blk_tov = live_block_timeout_ms;
+        set_option(PACKET_RX_RING, request, "a receive ring of " +
+                                                std::to_string(options.ring_bytes >> 20) + " MiB");
+        const size_t bytes = size_t{block_size} * block_count;
+        void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                            fd_.get(), 0);
+        if (base == MAP_FAILED) fail("mapping its receive ring");
+        mapping_.base = static_cast<std::byte*>(base);
+        mapping_.bytes = bytes;
+        ring_.emplace(TpacketRing::Geometry{mapping_.base, block_size, block_count});
+
+        // Bound last: packets start to arrive from here on, straight into the ring.
+        sockaddr_ll address{};
+        address.sll_family = AF_PACKET;
+        address.sll_protocol = htons(ETH_P_ALL);
+        address.sll_ifindex = static_cast<int>(::if_nametoindex(port_.interface.c_str()));
+        if (address.sll_ifindex == 0 ||
+            ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+            fail("binding to it");
+        packet_mreq promiscuous{};
+        promiscuous.mr_ifindex = address.sll_ifindex;
+        promiscuous.mr_type = PACKET_MR_PROMISC;
+        if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promiscuous,
+                         sizeof promiscuous) != 0)
+            fail("switching it to promiscuous mode");
+        interface_drops_at_open_ = interface_drops(port_.interface);
+    }
+
+    std::string describe() const override {
+        return "pcap interface " + port_.interface + " (TPACKET_V3 ring, " +
+               std::to_string(mapping_.bytes >> 20) + " MiB, read in place)";
+    }
+    uint16_t queue_count() const override { return 1; }
+    bool has_rss() const override { return false; }
+    int link_type() const override { return 1; }  // DLT_EN10MB
+
+    size_t rx_burst(uint16_t, std::span<PacketRef> out) noexcept override {
+        return ring_->take(out);
+    }
+    bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
+    std::string error() const override { return at_end() ? error_ : std::string(); }
+
+    uint64_t idle_clock_ns() const noexcept override {
+        // A packet may wait in a block that is not full yet for up to the block timeout.
+        return realtime_now_ns() - (live_block_timeout_ms + 10) * 1'000'000ull;
+    }
+    bool can_block() const noexcept override { return true; }
+    int wait_fd() const noexcept override { return fd_.get(); }
+    std::chrono::microseconds fd_blind_nap() const noexcept override {
+        return ring_->last_filled_block_held() ? held_block_nap : std::chrono::microseconds(0);
+    }
+
+    void wait_for_packets(std::chrono::microseconds max) noexcept override {
+        if (ring_->ready()) return;
+        if (ring_->last_filled_block_held()) {
+            std::this_thread::sleep_for(std::min(max, held_block_nap));
+            return;
+        }
+        pollfd pfd{fd_.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(max.count() / 1000)) > 0 &&
+            (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+            end_on_socket_error();
+    }
+
+    void release(std::span<const PacketRef> packets) noexcept override {
+        TpacketRing::release(packets);
+    }
+
+    // The kernel's counters cost a system call and a few sysfs reads: read on the control
+    // thread when statistics are taken, never on the rx thread.
+    NicCounters nic_counters() const override {
+        std::lock_guard lock(counters_mutex_);
+        tpacket_stats_v3 stats{};
+        socklen_t length = sizeof stats;
+        // Read and reset by the kernel, so summed here.
+        if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0)
+            ring_dropped_ += stats.tp_drops;
+        const uint64_t nic = interface_drops(port_.interface);
+        NicCounters c;
+        c.missed = ring_dropped_ + (nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0);
+        return c;
+    }
+
+private:
+    // How long a waiting thread naps while the socket cannot tell it when the next block fills:
+    // short against the time a 64 MiB ring takes to fill even at 10 Gbit/s (~50 ms).
+    static constexpr std::chrono::microseconds held_block_nap{4000};
+
+    template <typename T>
+    void set_option(int option, const T& value, const std::string& what) {
+        if (::setsockopt(fd_.get(), SOL_PACKET, option, &value, sizeof value) != 0)
+            fail("setting up " + what);
+    }
+
+    [[noreturn]] void fail(const std::string& step) const {
+        const int error = errno;
+        std::string message = "pcap interface " + port_.interface + ": " + step + ": " +
+                              std::strerror(error);
+        if (error == EPERM || error == EACCES)
+            message += "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN";
+        else if (error == ENODEV || error == ENXIO)
+            message += "; check the name with `ip link`";
+        else if (error == ENOMEM || error == EAGAIN)
+            message += "; the kernel could not give the ring that much memory";
+        throw std::runtime_error(message);
+    }
+
+    // The kernel reports ENETDOWN both when the interface goes down and when it is deleted. Down
+    // is a link flap a sensor outlives: the socket stays bound and captures again once the link
+    // is up (reading SO_ERROR cleared the error). Deleted ends the port, in libpcap's words.
+    void end_on_socket_error() noexcept {
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0)
+            return;
+        if (error == ENETDOWN && ::if_nametoindex(port_.interface.c_str()) != 0) return;
+        error_ = "pcap interface " + port_.interface + ": " +
+                 (error == ENETDOWN ? std::string("The interface disappeared") : std::strerror(error));
+        at_end_.store(true, std::memory_order_release);
+    }
+
+    PortConfig port_;
+    Socket fd_;
+    RingMapping mapping_;  // after fd_: unmapped before the socket closes
+    std::optional<TpacketRing> ring_;
+    std::atomic<bool> at_end_{false};
+    std::string error_;
+    uint64_t interface_drops_at_open_ = 0;
+    mutable std::mutex counters_mutex_;
+    mutable uint64_t ring_dropped_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<PacketSource> open_tpacket_source(const PortConfig& port,
+                                                  const TpacketOptions& options) {
+    const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        const int error = errno;
+        throw std::runtime_error("pcap interface " + port.interface + ": opening a packet socket: " +
+                                 std::strerror(error) +
+                                 (error == EPERM ? "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN"
+                                                 : ""));
+    }
+    uint16_t type = 0;
+    try {
+        type = hardware_type(fd, port.interface);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    if (type != ARPHRD_ETHER) {
+        ::close(fd);
+        return nullptr;
+    }
+    return std::make_unique<TpacketSource>(port, options, fd);
+}
+
+}  // namespace taprec

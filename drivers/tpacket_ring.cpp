@@ -76,11 +76,23 @@ bool TpacketRing::open_next_block() noexcept {
         holds_[current_].packets.store(rx_bias, std::memory_order_relaxed);
         walking_ = true;
         if (left_in_block_ != 0) {
-            next_packet_ = reinterpret_cast<const std::byte*>(b) + b->hdr.bh1.offset_to_first_pkt;
+            const auto* start = reinterpret_cast<const std::byte*>(b);
+            next_packet_ = start + b->hdr.bh1.offset_to_first_pkt;
+            prefetched_until_ = next_packet_;
+            block_end_ = start + std::min(b->hdr.bh1.blk_len, geometry_.block_size);
             return true;
         }
         finish_block();
     }
+}
+
+// Each packet's place is in the header of the one before it, so a walk through memory the
+// kernel wrote on another core would wait for one cache miss after another. The packets lie one
+// after the other, though: the lines ahead of the walk are requested before it needs them, which
+// also brings the frames the worker reads and the writer copies.
+void TpacketRing::prefetch_ahead() noexcept {
+    const std::byte* until = std::min(next_packet_ + prefetch_distance, block_end_);
+    for (; prefetched_until_ < until; prefetched_until_ += 64) __builtin_prefetch(prefetched_until_);
 }
 
 void TpacketRing::finish_block() noexcept {
@@ -100,6 +112,7 @@ size_t TpacketRing::take(std::span<PacketRef> out) noexcept {
     while (n < out.size()) {
         if (!walking_ && !open_next_block()) break;
         auto* h = reinterpret_cast<tpacket3_hdr*>(const_cast<std::byte*>(next_packet_));
+        prefetch_ahead();
         if (--left_in_block_ != 0) {
             next_packet_ += h->tp_next_offset;
             __builtin_prefetch(next_packet_);

@@ -63,6 +63,7 @@ private:
     tpacket_block_desc* block(uint32_t index) const noexcept;
     bool open_next_block() noexcept;
     void finish_block() noexcept;
+    void prefetch_ahead() noexcept;
     static void give_back(BlockHold& hold, uint32_t count) noexcept;
 
     Geometry geometry_;
@@ -73,6 +74,9 @@ private:
     uint32_t left_in_block_ = 0;    // packets of the current block not yet looked at
     uint32_t handed_out_ = 0;       // packets of the current block handed out
     const std::byte* next_packet_ = nullptr;
+    const std::byte* block_end_ = nullptr;         // end of what the kernel wrote in the block
+    const std::byte* prefetched_until_ = nullptr;  // lines before this were prefetched
+    static constexpr size_t prefetch_distance = 2048;
 };
 
 }  // namespace taprec

@@ -159,19 +159,17 @@ public:
         TpacketRing::release(packets);
     }
 
-    // The kernel's counters cost a system call and a few sysfs reads: read on the control
-    // thread when statistics are taken, never on the rx thread.
+    // The kernel's counters cost a system call and two sysfs reads. The rx thread reads them
+    // when it refreshes (now and then, and when it stops); the control thread, which asks for
+    // each counter in turn, reads them again when its copy is older than counters_max_age_ns.
+    void refresh_counters() noexcept override {
+        std::lock_guard lock(counters_mutex_);
+        read_counters();
+    }
     NicCounters nic_counters() const override {
         std::lock_guard lock(counters_mutex_);
-        tpacket_stats_v3 stats{};
-        socklen_t length = sizeof stats;
-        // Read and reset by the kernel, so summed here.
-        if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0)
-            ring_dropped_ += stats.tp_drops;
-        const uint64_t nic = interface_drops(port_.interface);
-        NicCounters c;
-        c.missed = ring_dropped_ + (nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0);
-        return c;
+        if (monotonic_now_ns() - counters_read_ns_ > counters_max_age_ns) read_counters();
+        return counters_;
     }
 
 private:
@@ -212,6 +210,25 @@ private:
         at_end_.store(true, std::memory_order_release);
     }
 
+    void read_counters() const noexcept {
+        tpacket_stats_v3 stats{};
+        socklen_t length = sizeof stats;
+        // Read and reset by the kernel, so summed here.
+        if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0)
+            ring_dropped_ += stats.tp_drops;
+        uint64_t nic = 0;
+        try {
+            nic = interface_drops(port_.interface);
+        } catch (...) {  // no memory for a path: keep the last reading
+            nic = interface_drops_at_open_ + nic_dropped_;
+        }
+        nic_dropped_ = nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0;
+        counters_.missed = ring_dropped_ + nic_dropped_;
+        counters_read_ns_ = monotonic_now_ns();
+    }
+
+    static constexpr uint64_t counters_max_age_ns = 100'000'000;
+
     PortConfig port_;
     Socket fd_;
     RingMapping mapping_;  // after fd_: unmapped before the socket closes
@@ -220,7 +237,10 @@ private:
     std::string error_;
     uint64_t interface_drops_at_open_ = 0;
     mutable std::mutex counters_mutex_;
-    mutable uint64_t ring_dropped_ = 0;
+    mutable uint64_t ring_dropped_ = 0;  // PACKET_STATISTICS tp_drops, summed
+    mutable uint64_t nic_dropped_ = 0;   // the interface's, since the port opened
+    mutable NicCounters counters_;
+    mutable uint64_t counters_read_ns_ = 0;
 };
 
 }  // namespace

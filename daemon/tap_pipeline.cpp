@@ -343,8 +343,12 @@ void TapPipeline::join() {
 
 // Fanout rollover (net_af_packet) breaks the flow affinity the workers rely on (the TCP loss
 // estimate of a split connection is wrong); nothing is lost, so it is a warning: the first time
-// it happens, and its total at the end.
+// it happens (looked for once a second: reading a port's counters costs system calls), and its
+// total at the end.
 void TapPipeline::report_rollover(bool final) {
+    const uint64_t now = monotonic_now_ns();
+    if (!final && now - rollover_checked_ns_ < 1'000'000'000) return;
+    rollover_checked_ns_ = now;
     for (size_t p = 0; p < sources_.size(); ++p) {
         const uint64_t moved = sources_[p]->nic_counters().rolled_over;
         if (moved == 0 || (!final && rollover_reported_[p])) continue;

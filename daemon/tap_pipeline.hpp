@@ -102,6 +102,7 @@ private:
     std::vector<bool> port_error_reported_;
     void report_rollover(bool final);
     std::vector<bool> rollover_reported_;
+    uint64_t rollover_checked_ns_ = 0;  // monotonic
 
     std::atomic<bool> stop_rx_{false};
     std::atomic<bool> writer_done_{false};

@@ -1,6 +1,7 @@
 #include "drivers/tpacket_source.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -14,8 +15,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -51,18 +52,30 @@ uint16_t hardware_type(int fd, const std::string& interface) {
     return request.ifr_hwaddr.sa_family;
 }
 
-// An interface statistic from sysfs, 0 when the driver does not keep it.
-uint64_t interface_statistic(const std::string& interface, const char* name) {
-    std::ifstream in("/sys/class/net/" + interface + "/statistics/" + name);
-    uint64_t value = 0;
-    return in >> value ? value : 0;
-}
+// One of the interface's sysfs statistics, kept open: each read at offset 0 is a fresh value, with
+// no path to walk. 0 when the driver does not keep it.
+class InterfaceStatistic {
+public:
+    InterfaceStatistic(const std::string& interface, const char* name)
+        : fd_(::open(("/sys/class/net/" + interface + "/statistics/" + name).c_str(),
+                     O_RDONLY | O_CLOEXEC)) {}
+    ~InterfaceStatistic() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    InterfaceStatistic(const InterfaceStatistic&) = delete;
+    InterfaceStatistic& operator=(const InterfaceStatistic&) = delete;
 
-// What the NIC lost before the kernel saw it, as libpcap's ps_ifdrop counts it.
-uint64_t interface_drops(const std::string& interface) {
-    return interface_statistic(interface, "rx_missed_errors") +
-           interface_statistic(interface, "rx_fifo_errors");
-}
+    uint64_t read() const noexcept {
+        char text[32];
+        const ssize_t n = fd_ < 0 ? -1 : ::pread(fd_, text, sizeof text - 1, 0);
+        if (n <= 0) return 0;
+        text[n] = '\0';
+        return std::strtoull(text, nullptr, 10);
+    }
+
+private:
+    int fd_;
+};
 
 // The ring's memory, unmapped however the constructor ends.
 struct RingMapping {
@@ -116,7 +129,7 @@ public:
         if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promiscuous,
                          sizeof promiscuous) != 0)
             fail("switching it to promiscuous mode");
-        interface_drops_at_open_ = interface_drops(port_.interface);
+        interface_drops_at_open_ = interface_drops();
     }
 
     std::string describe() const override {
@@ -216,12 +229,7 @@ private:
         // Read and reset by the kernel, so summed here.
         if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0)
             ring_dropped_ += stats.tp_drops;
-        uint64_t nic = 0;
-        try {
-            nic = interface_drops(port_.interface);
-        } catch (...) {  // no memory for a path: keep the last reading
-            nic = interface_drops_at_open_ + nic_dropped_;
-        }
+        const uint64_t nic = interface_drops();
         nic_dropped_ = nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0;
         counters_.missed = ring_dropped_ + nic_dropped_;
         counters_read_ns_ = monotonic_now_ns();
@@ -229,9 +237,16 @@ private:
 
     static constexpr uint64_t counters_max_age_ns = 100'000'000;
 
+    // What the NIC lost before the kernel saw it, as libpcap's ps_ifdrop counts it.
+    uint64_t interface_drops() const noexcept {
+        return rx_missed_errors_.read() + rx_fifo_errors_.read();
+    }
+
     PortConfig port_;
     Socket fd_;
     RingMapping mapping_;  // after fd_: unmapped before the socket closes
+    InterfaceStatistic rx_missed_errors_{port_.interface, "rx_missed_errors"};
+    InterfaceStatistic rx_fifo_errors_{port_.interface, "rx_fifo_errors"};
     std::optional<TpacketRing> ring_;
     std::atomic<bool> at_end_{false};
     std::string error_;

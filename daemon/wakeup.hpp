@@ -1,7 +1,8 @@
-// Wakeup: how a tap's last thread tells the control thread it finished, so a run ends as soon as
-// its last file is published rather than at the control thread's next 100 ms look (a replay of a
-// few million packets took 0.42 s, 0.1 s of it that wait). An eventfd: notify() is one write(2)
-// per tap per run, and wait_for() wakes for it, for a signal (EINTR), or at the timeout.
+// Wakeup: how a tap's last thread, or a signal handler (SignalFlags::wake_fd), tells the control
+// thread to look now, so a run ends as soon as its last file is published and a SIGTERM acts at
+// once, while the control thread otherwise looks only when it has something due (a replay of a
+// few million packets took 0.42 s, 0.1 s of it the wait for the next 100 ms look). An eventfd:
+// notify() is one write(2), and wait_for() wakes for it, for a signal (EINTR), or at the timeout.
 #pragma once
 
 #include <poll.h>
@@ -23,6 +24,9 @@ public:
     }
     Wakeup(const Wakeup&) = delete;
     Wakeup& operator=(const Wakeup&) = delete;
+
+    // For a signal handler, which may only write(2) to it; -1 without an eventfd.
+    int fd() const noexcept { return fd_; }
 
     void notify() noexcept {
         const uint64_t one = 1;

@@ -44,6 +44,8 @@ public:
     void start(const std::vector<Heartbeat>& beats, uint64_t now_ns);
     // Called often; when a period is over, checks every thread's heartbeat (taken only then).
     void poll(uint64_t now_ns, const std::function<std::vector<Heartbeat>()>& heartbeats);
+    // When poll() has something to do next (monotonic ns); 0 when never (no WatchdogSec).
+    uint64_t next_due_ns() const noexcept { return next_ns_; }
 
 private:
     uint64_t period_ns_ = 0;

@@ -3,6 +3,7 @@
 // user: drops privileges; the Prometheus textfile is replaced atomically.
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "config/helpers.hpp"
+#include "daemon/signals.hpp"
 #include "daemon/wakeup.hpp"
 #include "daemon/watchdog.hpp"
 #include "daemon_run.hpp"
@@ -306,6 +308,36 @@ TEST_CASE("the control thread wakes when a tap finishes, not at its next look",
     const auto again = std::chrono::steady_clock::now();
     wakeup.wait_for(60'000);
     CHECK(std::chrono::steady_clock::now() - again < 30s);
+}
+
+TEST_CASE("a signal wakes the control thread whichever thread it interrupts", "[fast][service]") {
+    // The control thread looks only when something is due (up to a second apart); SIGTERM must
+    // not wait for that. Here the signal goes to another thread (this one blocks it), so only the
+    // handler's write to the eventfd can end the wait, which is a minute long.
+    static taprec::SignalFlags flags;
+    taprec::install_signal_handlers(flags);
+    taprec::Wakeup wakeup;
+    flags.wake_fd.store(wakeup.fd());
+    sigset_t hup, previous;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    REQUIRE(pthread_sigmask(SIG_BLOCK, &hup, &previous) == 0);
+    const auto start = std::chrono::steady_clock::now();
+    std::thread other([&] {
+        sigset_t open;
+        sigemptyset(&open);
+        sigaddset(&open, SIGHUP);
+        pthread_sigmask(SIG_UNBLOCK, &open, nullptr);
+        std::this_thread::sleep_for(20ms);
+        pthread_kill(pthread_self(), SIGHUP);
+    });
+    wakeup.wait_for(60'000);
+    other.join();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    flags.wake_fd.store(-1);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    CHECK(flags.rotations.load() == 1);
+    CHECK(waited < 30s);
 }
 
 TEST_CASE("user: hands the tap folders over and runs as that user", "[.root][fast][service]") {

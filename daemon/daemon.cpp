@@ -298,7 +298,10 @@ private:
     }
 
     void write_interval_stats() {
-        next_stats_ns_ += config_.stats.interval_ns;
+        // The next interval from the one due; one that fell behind (a slow disk) does not
+        // come back to back to catch up.
+        next_stats_ns_ = std::max(next_stats_ns_ + config_.stats.interval_ns,
+                                  monotonic_now_ns() + config_.stats.interval_ns / 2);
         std::string status;
         std::vector<TapSnapshot> snapshots;
         for (size_t t = 0; t < taps_.size(); ++t) {
@@ -335,13 +338,11 @@ private:
 int run_daemon(const Config& config, const RunPlan& plan) {
     static SignalFlags signals;
     install_signal_handlers(signals);
-    Wakeup tap_finished;  // before the taps: it outlives the threads that notify it
-    // Signals wake the control thread through it while it exists, and never after.
-    struct SignalWake {
-        SignalFlags& flags;
-        SignalWake(SignalFlags& f, const Wakeup& wakeup) : flags(f) { flags.wake_fd.store(wakeup.fd()); }
-        ~SignalWake() { flags.wake_fd.store(-1); }
-    } signal_wake(signals, tap_finished);
+    // Before the taps: it outlives the threads that notify it. Static: a signal handler on any
+    // thread may write to it until the process ends, so its descriptor is never closed and
+    // reused for something else.
+    static Wakeup tap_finished;
+    signals.wake_fd.store(tap_finished.fd());
     Taps taps;
     if (const int status = open_taps(config, plan, signals, taps); status != 0) return status;
     try {

@@ -274,16 +274,25 @@ bool TapPipeline::single_core_or_unpinned(const TapCores& cores) const {
 // (bounded, so rotations on time and the stop flag are still seen), else the idle policy.
 void TapPipeline::wait_idle(IdleWait& idle) {
     std::array<pollfd, max_ports_per_tap> fds{};
+    std::array<PacketSource*, max_ports_per_tap> polled{};
     size_t n = 0;
     std::chrono::microseconds nap{0};
     for (const auto& source : sources_) {
+        // A port that ended is read no more, so its descriptor may read readable for ever (the
+        // kernel still hands over the block it was filling).
+        if (source->at_end()) continue;
         const int fd = source->wait_fd();
         if (fd < 0) {
             idle.wait();
             return;
         }
+        polled[n] = source.get();
         fds[n++] = pollfd{fd, POLLIN, 0};
-        nap = std::max(nap, source->fd_blind_nap());
+        nap = std::max(nap, source->nap_instead_of_poll());
+    }
+    if (n == 0) {
+        idle.wait();
+        return;
     }
     if (nap.count() != 0) {
         std::this_thread::sleep_for(nap);
@@ -294,7 +303,7 @@ void TapPipeline::wait_idle(IdleWait& idle) {
     // port's own wait reads the error and ends the port.
     for (size_t i = 0; i < n; ++i)
         if ((fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
-            sources_[i]->wait_for_packets(std::chrono::microseconds(0));
+            polled[i]->wait_for_packets(std::chrono::microseconds(0));
 }
 
 // Every stage as a task of one loop: in pipeline order, so a burst received in a round is merged

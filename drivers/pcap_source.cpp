@@ -343,8 +343,10 @@ private:
 std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
                                                const PcapSourceOptions& options) {
     if (!port.interface.empty()) {
+        // The ring is both the kernel's burst buffer and the room for packets in flight: what
+        // libpcap's ring and the arena were (64 MiB each).
         TpacketOptions ring;
-        ring.ring_bytes = options.arena_bytes;
+        ring.ring_bytes = 2 * options.arena_bytes;
         if (std::unique_ptr<PacketSource> source = open_tpacket_source(port, ring)) return source;
     }
     return std::make_unique<PcapSource>(port, options);

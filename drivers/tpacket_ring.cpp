@@ -50,13 +50,26 @@ tpacket_block_desc* TpacketRing::block(uint32_t index) const noexcept {
                                                  size_t{index} * geometry_.block_size);
 }
 
-bool TpacketRing::ready() const noexcept {
-    return walking_ || (block_status(block(current_)) & TP_STATUS_USER) != 0;
+bool TpacketRing::ready() const noexcept { return walking_ || filled(current_); }
+
+// The kernel has filled block `index` since it was last walked. TP_STATUS_USER alone does not
+// say so: a block handed out on the ring's last lap keeps it until its last packet is released,
+// and when the ring is full the kernel waits at that very block (a frozen queue) while the walk
+// arrives there. Each block the kernel opens gets the next sequence number.
+bool TpacketRing::filled(uint32_t index) const noexcept {
+    const tpacket_block_desc* b = block(index);
+    return (block_status(b) & TP_STATUS_USER) != 0 && b->hdr.bh1.seq_num != holds_[index].walked_seq;
 }
 
 bool TpacketRing::last_filled_block_held() const noexcept {
     const uint32_t previous = current_ == 0 ? geometry_.block_count - 1 : current_ - 1;
     return block_status(block(previous)) != TP_STATUS_KERNEL;
+}
+
+bool TpacketRing::kernel_filling_packets() const noexcept {
+    tpacket_block_desc* b = block(current_);
+    return block_status(b) == TP_STATUS_KERNEL &&
+           std::atomic_ref(b->hdr.bh1.num_pkts).load(std::memory_order_relaxed) != 0;
 }
 
 size_t TpacketRing::blocks_held() const noexcept {
@@ -69,8 +82,9 @@ size_t TpacketRing::blocks_held() const noexcept {
 // Skips blocks the kernel closed empty; false when the next block is still the kernel's.
 bool TpacketRing::open_next_block() noexcept {
     for (;;) {
+        if (!filled(current_)) return false;
         tpacket_block_desc* b = block(current_);
-        if ((block_status(b) & TP_STATUS_USER) == 0) return false;
+        holds_[current_].walked_seq = b->hdr.bh1.seq_num;
         left_in_block_ = b->hdr.bh1.num_pkts;
         handed_out_ = 0;
         holds_[current_].packets.store(rx_bias, std::memory_order_relaxed);

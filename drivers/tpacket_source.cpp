@@ -141,7 +141,9 @@ public:
     int link_type() const override { return 1; }  // DLT_EN10MB
 
     size_t rx_burst(uint16_t, std::span<PacketRef> out) noexcept override {
-        return ring_->take(out);
+        const size_t n = ring_->take(out);
+        if (n != 0) nap_.packets_arrived();
+        return n;
     }
     bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
     std::string error() const override { return at_end() ? error_ : std::string(); }
@@ -152,20 +154,27 @@ public:
     }
     bool can_block() const noexcept override { return true; }
     int wait_fd() const noexcept override { return fd_.get(); }
-    std::chrono::microseconds fd_blind_nap() const noexcept override {
-        return ring_->last_filled_block_held() ? held_block_nap : std::chrono::microseconds(0);
+    std::chrono::microseconds nap_instead_of_poll() noexcept override {
+        return ring_->last_filled_block_held() ? nap_.take() : std::chrono::microseconds(0);
     }
 
     void wait_for_packets(std::chrono::microseconds max) noexcept override {
         if (ring_->ready()) return;
         if (ring_->last_filled_block_held()) {
-            std::this_thread::sleep_for(std::min(max, held_block_nap));
+            std::this_thread::sleep_for(std::min(max, nap_.take()));
             return;
         }
         pollfd pfd{fd_.get(), POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(max.count() / 1000)) > 0 &&
             (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
             end_on_socket_error();
+    }
+
+    void hand_over_partial_batch() noexcept override {
+        // The kernel closes a block with packets in it once the block timeout passes.
+        const uint64_t deadline = monotonic_now_ns() + (live_block_timeout_ms + 20) * 1'000'000ull;
+        while (!ring_->ready() && ring_->kernel_filling_packets() && monotonic_now_ns() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
 
     void release(std::span<const PacketRef> packets) noexcept override {
@@ -186,10 +195,6 @@ public:
     }
 
 private:
-    // How long a waiting thread naps while the socket cannot tell it when the next block fills:
-    // short against the time a 64 MiB ring takes to fill even at 10 Gbit/s (~50 ms).
-    static constexpr std::chrono::microseconds held_block_nap{4000};
-
     template <typename T>
     void set_option(int option, const T& value, const std::string& what) {
         if (::setsockopt(fd_.get(), SOL_PACKET, option, &value, sizeof value) != 0)
@@ -248,6 +253,7 @@ private:
     InterfaceStatistic rx_missed_errors_{port_.interface, "rx_missed_errors"};
     InterfaceStatistic rx_fifo_errors_{port_.interface, "rx_fifo_errors"};
     std::optional<TpacketRing> ring_;
+    BlindNap nap_;  // rx thread only
     std::atomic<bool> at_end_{false};
     std::string error_;
     uint64_t interface_drops_at_open_ = 0;

@@ -68,10 +68,16 @@ public:
     // A file descriptor that polls readable when packets wait (libpcap live), or -1: lets one
     // thread sleep on every port of a tap at once.
     virtual int wait_fd() const noexcept { return -1; }
-    // While this is not 0, wait_fd() polls readable although nothing new waits (a TPACKET_V3
-    // ring whose last filled block the pipeline still holds: the kernel's poll looks only at
-    // that block), so a thread that sleeps on it naps this long instead.
-    virtual std::chrono::microseconds fd_blind_nap() const noexcept { return {}; }
+    // Asked by the thread about to sleep in poll() on wait_fd(): 0, or how long to nap instead,
+    // because wait_fd() polls readable although nothing new waits (a TPACKET_V3 ring whose last
+    // filled block the pipeline still holds: the kernel's poll looks only at that block). The
+    // port takes the answer as the nap taken (see BlindNap).
+    virtual std::chrono::microseconds nap_instead_of_poll() noexcept { return {}; }
+    // Called once by the rx thread when it stops, before its last reads: a port that hands
+    // packets over in batches (the TPACKET_V3 block the kernel is still filling) waits, bounded
+    // by the batch's timeout, until what arrived before the stop has been handed over, so it is
+    // recorded rather than lost uncounted with the socket.
+    virtual void hand_over_partial_batch() noexcept {}
     // True when the port models a wire that cannot wait: a full ring drops. A file replayed at
     // `speed: max` is not a wire, so its rx thread waits for room instead of dropping.
     virtual bool is_wire() const noexcept { return true; }

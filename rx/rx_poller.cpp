@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 
+#include "pipeline/clock_now.hpp"
 #include "pipeline/flow_hash.hpp"
 #include "ring/hand_on.hpp"
 #include "pipeline/idle_wait.hpp"
@@ -50,7 +51,11 @@ StepResult RxPoller::step(bool may_block) noexcept {
     if (const uint64_t now = source.idle_clock_ns(); now > setup_.reorder_window_ns)
         publish_watermark(now - setup_.reorder_window_ns);
     if (may_block && source.can_block()) {
-        source.refresh_counters();
+        // Before a sleep, so an idle port's counters are fresh, but not before every short nap.
+        if (const uint64_t now = monotonic_now_ns(); now - refreshed_ns_ >= idle_refresh_ns) {
+            refreshed_ns_ = now;
+            source.refresh_counters();
+        }
         source.wait_for_packets(std::chrono::milliseconds(50));
     }
     return StepResult::idle;
@@ -70,6 +75,7 @@ void RxPoller::finish() noexcept {
     // Stopped: take what a wire had already accepted, so a packet that reached the sensor is in
     // a file or counted, not left behind in the NIC's ring. Bounded, since a live link goes on
     // delivering. A replayed file simply stops where it is.
+    if (source.is_wire() && !source.at_end()) source.hand_over_partial_batch();
     for (int pass = 0; pass < max_drain_passes && source.is_wire() && !source.at_end(); ++pass) {
         size_t received = 0;
         for (uint16_t q = 0; q < queue_count_; ++q) {

@@ -82,12 +82,14 @@ public:
             offset += next;
         }
         b->hdr.bh1.blk_len = offset;
+        b->hdr.bh1.seq_num = next_seq_++;  // as the kernel's prb_open_block numbers blocks
         std::atomic_ref(b->hdr.bh1.block_status).store(TP_STATUS_USER, std::memory_order_release);
     }
 
 private:
     std::vector<uint64_t> memory_;  // 8-byte aligned, as the kernel's pages are
     uint32_t blocks_;
+    uint64_t next_seq_ = 1;
 };
 
 std::vector<FakeFrame> frames(size_t count, uint8_t seed, size_t size = 60) {
@@ -186,6 +188,34 @@ TEST_CASE("a block the rx thread is still walking stays out of the kernel's hand
     CHECK(kernel.status(0) == TP_STATUS_KERNEL);
 }
 
+// A full ring: the kernel stops at the block the pipeline still holds from the last lap (the
+// queue is frozen) and the walk arrives there too. That block is the pipeline's, not new.
+TEST_CASE("a block still held from the ring's last lap is not read again when the walk wraps",
+          "[fast][tpacket]") {
+    FakeRing kernel(2);
+    TpacketRing ring(kernel.geometry());
+    kernel.fill(0, frames(3, 1));
+    PacketRef first[3];
+    REQUIRE(ring.take(first) == 3);  // held: the merge waits for the other direction
+    kernel.fill(1, frames(2, 2));
+    PacketRef second[2];
+    REQUIRE(ring.take(second) == 2);
+    TpacketRing::release(std::span(second, 2));
+    CHECK(kernel.status(0) == TP_STATUS_USER);
+    CHECK(!ring.ready());
+    PacketRef none[4];
+    CHECK(ring.take(none) == 0);
+    CHECK(ring.blocks_held() == 1);
+    TpacketRing::release(std::span(first, 3));
+    CHECK(kernel.status(0) == TP_STATUS_KERNEL);
+    const std::vector<FakeFrame> lap = frames(4, 9);
+    kernel.fill(0, lap);
+    PacketRef again[4];
+    REQUIRE(ring.take(again) == 4);
+    CHECK(same_bytes(again[0], lap[0].bytes));
+    TpacketRing::release(std::span(again, 4));
+}
+
 TEST_CASE("a VLAN tag the kernel took out of the frame is put back, as libpcap does",
           "[fast][tpacket]") {
     FakeRing kernel(1);
@@ -272,4 +302,19 @@ TEST_CASE("threads releasing one block at once give it back exactly once, after 
         TpacketRing::release(std::span(&got.back(), 1));
         REQUIRE(kernel.status(0) == TP_STATUS_KERNEL);
     }
+}
+
+TEST_CASE("naps while the socket is blind start short after packets and double up to 20 ms",
+          "[fast][tpacket]") {
+    using std::chrono::microseconds;
+    taprec::BlindNap nap;
+    CHECK(nap.take() == microseconds(1000));
+    CHECK(nap.take() == microseconds(2000));
+    CHECK(nap.take() == microseconds(4000));
+    CHECK(nap.take() == microseconds(8000));
+    CHECK(nap.take() == microseconds(16000));
+    CHECK(nap.take() == microseconds(20000));
+    CHECK(nap.take() == microseconds(20000));
+    nap.packets_arrived();
+    CHECK(nap.take() == microseconds(1000));
 }

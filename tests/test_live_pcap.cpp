@@ -80,6 +80,26 @@ std::string live_config(const TempDir& dir, const std::string& interface) {
            "stats: {interval: 1s}\n";
 }
 
+// Runs taprec on `interface` while `capture` is sent once on `send_on`, then stops it.
+RunResult record_one_send(const VethNamespace& ns, const TempDir& dir, const std::string& interface,
+                          const std::string& send_on, const std::string& capture) {
+    const std::string config = dir.path() + "/c.yaml";
+    write_file(config, live_config(dir, interface));
+    return run_in_namespace(ns, dir, config, [&](pid_t) {
+        sh(ns.exec() + pcap_send_binary() + " " + send_on + " " + capture + " > " + dir.path() +
+           "/sent.txt");
+        std::this_thread::sleep_for(1000ms);
+    });
+}
+
+// Packets of `output` whose bytes differ from the same packet of `input` (same count assumed).
+size_t frames_differing(const std::vector<Packet>& output, const Capture& input) {
+    size_t differing = 0;
+    for (size_t i = 0; i < output.size() && i < input.packets.size(); ++i)
+        if (output[i].bytes != input.packets[i].bytes) ++differing;
+    return differing;
+}
+
 // pcap_send's "sent=N failed=M seconds=S": N.
 uint64_t frames_sent(const std::string& report) {
     const size_t at = report.find("sent=");
@@ -92,13 +112,8 @@ TEST_CASE("live capture on a veth records every frame sent, byte for byte, from 
     VethNamespace ns;
     REQUIRE(ns.ok());
     TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, "cap0"));
     const std::string capture = test_data("ftp-ipv4.pcap");
-    const RunResult run = run_in_namespace(ns, dir, config, [&](pid_t) {
-        sh(ns.exec() + pcap_send_binary() + " send0 " + capture + " > " + dir.path() + "/sent.txt");
-        std::this_thread::sleep_for(1000ms);
-    });
+    const RunResult run = record_one_send(ns, dir, "cap0", "send0", capture);
     INFO(run.output);
     INFO(read_file(dir.path() + "/sent.txt"));
     REQUIRE(run.exit_code == 0);
@@ -107,10 +122,7 @@ TEST_CASE("live capture on a veth records every frame sent, byte for byte, from 
     const Capture input = read_capture(capture);
     const std::vector<Packet> output = published_packets(dir.path() + "/out/live");
     REQUIRE(output.size() == input.packets.size());
-    size_t differing = 0;
-    for (size_t i = 0; i < output.size(); ++i)
-        if (output[i].bytes != input.packets[i].bytes) ++differing;
-    CHECK(differing == 0);
+    CHECK(frames_differing(output, input) == 0);
     const Json stats = final_stats(dir.path() + "/out/live");
     CHECK(stats.u64("ports.a.received") == input.packets.size());
     CHECK(stats.u64("ports.a.nic_missed") == 0);
@@ -204,13 +216,8 @@ TEST_CASE("an interface that is not Ethernet is read through libpcap", "[.root][
     REQUIRE(ns.ok());
     REQUIRE(sh(ns.exec() + "ip link set lo up") == 0);
     TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, "lo"));
     const std::string capture = test_data("ftp-ipv4.pcap");
-    const RunResult run = run_in_namespace(ns, dir, config, [&](pid_t) {
-        sh(ns.exec() + pcap_send_binary() + " lo " + capture + " > " + dir.path() + "/sent.txt");
-        std::this_thread::sleep_for(1000ms);
-    });
+    const RunResult run = record_one_send(ns, dir, "lo", "lo", capture);
     INFO(run.output);
     REQUIRE(run.exit_code == 0);
     CHECK(contains(run.output, "pcap interface lo"));
@@ -218,10 +225,7 @@ TEST_CASE("an interface that is not Ethernet is read through libpcap", "[.root][
     const Capture input = read_capture(capture);
     const std::vector<Packet> output = published_packets(dir.path() + "/out/live");
     REQUIRE(output.size() == input.packets.size());
-    size_t differing = 0;
-    for (size_t i = 0; i < output.size(); ++i)
-        if (output[i].bytes != input.packets[i].bytes) ++differing;
-    CHECK(differing == 0);
+    CHECK(frames_differing(output, input) == 0);
 }
 
 // While the daemon is stopped the kernel goes on filling the ring; what does not fit is dropped

@@ -91,7 +91,7 @@ public:
     uint64_t idle_clock_ns() const noexcept override {
         // The kernel hands packets over a block at a time, a block at the latest when its timeout
         // (live_block_timeout_ms) passes: packets up to that old may still be on their way to us.
-        if (port_.file.empty()) return realtime_now_ns() - (live_block_timeout_ms + 10) * 1'000'000ull;
+        if (port_.file.empty()) return live_idle_clock_ns();
         if (port_.speed == ReplaySpeed::realtime && replay_started_)
             return first_ts_ns_ + (monotonic_now_ns() - replay_start_mono_ns_);
         return 0;
@@ -342,13 +342,9 @@ private:
 
 std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
                                                const PcapSourceOptions& options) {
-    if (!port.interface.empty()) {
-        // The ring is both the kernel's burst buffer and the room for packets in flight: what
-        // libpcap's ring and the arena were (64 MiB each).
-        TpacketOptions ring;
-        ring.ring_bytes = 2 * options.arena_bytes;
-        if (std::unique_ptr<PacketSource> source = open_tpacket_source(port, ring)) return source;
-    }
+    if (!port.interface.empty())
+        if (std::unique_ptr<PacketSource> source = open_tpacket_source(port, TpacketOptions{}))
+            return source;
     return std::make_unique<PcapSource>(port, options);
 }
 

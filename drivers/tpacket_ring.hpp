@@ -5,7 +5,7 @@
 //
 // Why: libpcap walks the same ring but hands each packet to a callback and returns the block at
 // once, so a recorder must copy every packet out first (taprec's PacketArena did). Holding the
-// block instead costs ring room for the packets in flight, which the 64 MiB ring has to spare.
+// block instead costs ring room for the packets in flight (drivers/tpacket_source sizes it).
 //
 // The socket itself is drivers/tpacket_source; this class only needs the mapped blocks, so tests
 // can build blocks in ordinary memory.
@@ -29,7 +29,7 @@ namespace taprec {
 // fills (TpacketRing::last_filled_block_held): short after packets came, so a busy link is read
 // promptly, and doubling with each nap that found nothing, so a slow one (a block per block
 // timeout, 100 ms) costs a few wake-ups a block instead of dozens. The longest nap is short
-// against the time the 64 MiB ring takes to fill: 20 ms of 10 Gbit/s is 40 % of it.
+// against the time the 128 MiB ring takes to fill: 20 ms of 10 Gbit/s is a fifth of it.
 class BlindNap {
 public:
     static constexpr std::chrono::microseconds shortest{1000};
@@ -74,7 +74,7 @@ public:
     // Any thread: hand packets back; the last one out of a block returns it to the kernel.
     static void release(std::span<const PacketRef> packets) noexcept;
 
-    // Blocks the pipeline holds now (for tests and statistics).
+    // Blocks the pipeline holds now (for tests).
     size_t blocks_held() const noexcept;
 
 private:

@@ -21,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "drivers/tpacket_ring.hpp"
 #include "pipeline/clock_now.hpp"
@@ -32,11 +33,13 @@ namespace {
 class Socket {
 public:
     explicit Socket(int fd) : fd_(fd) {}
+    Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
     ~Socket() {
         if (fd_ >= 0) ::close(fd_);
     }
     Socket(const Socket&) = delete;
     Socket& operator=(const Socket&) = delete;
+    Socket& operator=(Socket&&) = delete;
     int get() const noexcept { return fd_; }
 
 private:
@@ -91,8 +94,8 @@ struct RingMapping {
 
 class TpacketSource final : public PacketSource {
 public:
-    TpacketSource(const PortConfig& port, const TpacketOptions& options, int fd)
-        : port_(port), fd_(fd) {
+    TpacketSource(const PortConfig& port, const TpacketOptions& options, Socket socket)
+        : port_(port), fd_(std::move(socket)) {
         const uint32_t block_size = options.block_size;
         const uint32_t block_count =
             static_cast<uint32_t>(std::max<size_t>(2, options.ring_bytes / block_size));
@@ -148,10 +151,7 @@ public:
     bool at_end() const noexcept override { return at_end_.load(std::memory_order_acquire); }
     std::string error() const override { return at_end() ? error_ : std::string(); }
 
-    uint64_t idle_clock_ns() const noexcept override {
-        // A packet may wait in a block that is not full yet for up to the block timeout.
-        return realtime_now_ns() - (live_block_timeout_ms + 10) * 1'000'000ull;
-    }
+    uint64_t idle_clock_ns() const noexcept override { return live_idle_clock_ns(); }
     bool can_block() const noexcept override { return true; }
     int wait_fd() const noexcept override { return fd_.get(); }
     std::chrono::microseconds nap_instead_of_poll() noexcept override {
@@ -235,8 +235,8 @@ private:
         if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0)
             ring_dropped_ += stats.tp_drops;
         const uint64_t nic = interface_drops();
-        nic_dropped_ = nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0;
-        counters_.missed = ring_dropped_ + nic_dropped_;
+        counters_.missed =
+            ring_dropped_ + (nic > interface_drops_at_open_ ? nic - interface_drops_at_open_ : 0);
         counters_read_ns_ = monotonic_now_ns();
     }
 
@@ -259,7 +259,6 @@ private:
     uint64_t interface_drops_at_open_ = 0;
     mutable std::mutex counters_mutex_;
     mutable uint64_t ring_dropped_ = 0;  // PACKET_STATISTICS tp_drops, summed
-    mutable uint64_t nic_dropped_ = 0;   // the interface's, since the port opened
     mutable NicCounters counters_;
     mutable uint64_t counters_read_ns_ = 0;
 };
@@ -268,26 +267,16 @@ private:
 
 std::unique_ptr<PacketSource> open_tpacket_source(const PortConfig& port,
                                                   const TpacketOptions& options) {
-    const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    Socket socket(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+    if (socket.get() < 0) {
         const int error = errno;
         throw std::runtime_error("pcap interface " + port.interface + ": opening a packet socket: " +
                                  std::strerror(error) +
                                  (error == EPERM ? "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN"
                                                  : ""));
     }
-    uint16_t type = 0;
-    try {
-        type = hardware_type(fd, port.interface);
-    } catch (...) {
-        ::close(fd);
-        throw;
-    }
-    if (type != ARPHRD_ETHER) {
-        ::close(fd);
-        return nullptr;
-    }
-    return std::make_unique<TpacketSource>(port, options, fd);
+    if (hardware_type(socket.get(), port.interface) != ARPHRD_ETHER) return nullptr;
+    return std::make_unique<TpacketSource>(port, options, std::move(socket));
 }
 
 }  // namespace taprec

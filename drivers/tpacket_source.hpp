@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "pipeline/clock_now.hpp"
 #include "pipeline/packet_source.hpp"
 
 namespace taprec {
@@ -18,8 +19,16 @@ namespace taprec {
 // libpcap's live handles use it as their timeout too.
 inline constexpr int live_block_timeout_ms = 100;
 
+// A live port's clock when it is idle (PacketSource::idle_clock_ns): a packet may still be on its
+// way to us in a block the kernel has not handed over, for up to the block timeout.
+inline uint64_t live_idle_clock_ns() noexcept {
+    return realtime_now_ns() - (live_block_timeout_ms + 10) * 1'000'000ull;
+}
+
 struct TpacketOptions {
-    size_t ring_bytes = size_t{64} << 20;  // the burst buffer before us, and room for packets in flight
+    // Both the kernel's burst buffer and the room for packets in flight: what libpcap's 64 MiB
+    // ring and the 64 MiB arena its packets were copied into were together.
+    size_t ring_bytes = size_t{128} << 20;
     uint32_t block_size = uint32_t{1} << 20;
 };
 

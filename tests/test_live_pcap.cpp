@@ -80,11 +80,17 @@ std::string live_config(const TempDir& dir, const std::string& interface) {
            "stats: {interval: 1s}\n";
 }
 
+// live_config() written to DIR/c.yaml; returns its path.
+std::string write_live_config(const TempDir& dir, const std::string& interface) {
+    const std::string path = dir.path() + "/c.yaml";
+    write_file(path, live_config(dir, interface));
+    return path;
+}
+
 // Runs taprec on `interface` while `capture` is sent once on `send_on`, then stops it.
 RunResult record_one_send(const VethNamespace& ns, const TempDir& dir, const std::string& interface,
                           const std::string& send_on, const std::string& capture) {
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, interface));
+    const std::string config = write_live_config(dir, interface);
     return run_in_namespace(ns, dir, config, [&](pid_t) {
         sh(ns.exec() + pcap_send_binary() + " " + send_on + " " + capture + " > " + dir.path() +
            "/sent.txt");
@@ -169,8 +175,7 @@ TEST_CASE("frames and stamps from the ring are libpcap's: tcpdump beside it reco
     VethNamespace ns;
     REQUIRE(ns.ok());
     TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, "cap0"));
+    const std::string config = write_live_config(dir, "cap0");
     const std::string reference = dir.path() + "/tcpdump.pcap";
     ChildProcess recorder({require_program("ip", "iproute2"), "netns", "exec", ns.name(), tcpdump, "-i", "cap0", "-n", "-U",
                            "--time-stamp-precision=nano", "-w", reference},
@@ -236,8 +241,7 @@ TEST_CASE("a full ring drops what does not fit and counts every frame it dropped
     VethNamespace ns;
     REQUIRE(ns.ok());
     TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, "cap0"));
+    const std::string config = write_live_config(dir, "cap0");
     // ~170 MB of ~750-byte frames: more than the 128 MiB ring holds.
     const std::string capture = test_data("vlan-http-session.pcap");
     uint64_t sent = 0;
@@ -269,8 +273,7 @@ TEST_CASE("an interface that goes down and up again is captured again", "[.root]
     VethNamespace ns;
     REQUIRE(ns.ok());
     TempDir dir;
-    const std::string config = dir.path() + "/c.yaml";
-    write_file(config, live_config(dir, "cap0"));
+    const std::string config = write_live_config(dir, "cap0");
     const std::string capture = test_data("ftp-ipv4.pcap");
     const std::string send = ns.exec() + pcap_send_binary() + " send0 " + capture + " >> " +
                              dir.path() + "/sent.txt";

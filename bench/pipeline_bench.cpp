@@ -65,14 +65,36 @@ std::atomic<uint64_t> allocations{0};
 inline uint64_t now_ns() noexcept { return taprec::monotonic_now_ns(); }
 inline uint64_t thread_cpu_ns() noexcept { return taprec::clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
-// Time inside write(2) and what it was asked to write. The writer's library calls ::write, which
-// this definition takes over for the whole executable (the bench's own output goes through
-// stdio's internal write, not this symbol). Only the one-core loop's thread is measured (and
-// sunk): the writer's publisher thread writes index.jsonl lines for real.
+// Time inside write(2) and pwrite(2) and what they were asked to write. The writer's library
+// calls ::write (the block index) and ::pwrite (pcap blocks; pwrite64 with meson's 64-bit file
+// offsets), which these definitions take over for the whole executable (the bench's own output
+// goes through stdio's internal write, not these symbols). Time is measured on the one-core
+// loop's thread only: with --direct the blocks are written on the file's block write thread,
+// and the loop's thread waits for them only when it has the next block full (that wait counts
+// under 'writer'). Bytes are counted (and sunk) on both; the writer's publisher thread writes
+// index.jsonl lines with write(2), for real.
 uint64_t write_ns = 0;
-uint64_t write_bytes = 0;
-bool sink_writes = false;
+std::atomic<uint64_t> write_bytes{0};
+std::atomic<bool> sink_writes{false};
 thread_local bool on_bench_thread = false;
+
+ssize_t timed_write(int fd, long (*call)(int, const void*, size_t, off_t), const void* buffer,
+                    size_t n, off_t offset) {
+    if (sink_writes.load(std::memory_order_relaxed) && fd > 2) {
+        write_bytes.fetch_add(n, std::memory_order_relaxed);
+        return static_cast<ssize_t>(n);
+    }
+    const uint64_t t = on_bench_thread ? now_ns() : 0;
+    const long r = call(fd, buffer, n, offset);
+    if (on_bench_thread) write_ns += now_ns() - t;
+    if (r > 0) write_bytes.fetch_add(uint64_t(r), std::memory_order_relaxed);
+    return static_cast<ssize_t>(r);
+}
+
+long sys_write(int fd, const void* buffer, size_t n, off_t) { return syscall(SYS_write, fd, buffer, n); }
+long sys_pwrite(int fd, const void* buffer, size_t n, off_t offset) {
+    return syscall(SYS_pwrite64, fd, buffer, n, offset);
+}
 
 }  // namespace
 
@@ -99,15 +121,11 @@ void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p);
 
 extern "C" ssize_t write(int fd, const void* buffer, size_t n) {
     if (!on_bench_thread) return static_cast<ssize_t>(syscall(SYS_write, fd, buffer, n));
-    if (sink_writes && fd > 2) {
-        write_bytes += n;
-        return static_cast<ssize_t>(n);
-    }
-    const uint64_t t = now_ns();
-    const long r = syscall(SYS_write, fd, buffer, n);
-    write_ns += now_ns() - t;
-    if (r > 0) write_bytes += uint64_t(r);
-    return static_cast<ssize_t>(r);
+    return timed_write(fd, sys_write, buffer, n, 0);
+}
+
+extern "C" ssize_t pwrite64(int fd, const void* buffer, size_t n, off_t offset) {
+    return timed_write(fd, sys_pwrite, buffer, n, offset);
 }
 
 namespace {
@@ -457,8 +475,8 @@ Result run_once(const Options& o, size_t frame_size, uint32_t workers) {
         // Every written byte passes write(2) unless the writer stopped calling it.
         const uint64_t record_bytes = pipe.writer->counters().written_bytes[0].get() +
                                       pipe.writer->counters().written_bytes[1].get();
-        r.write_seen = write_bytes >= record_bytes;
-        r.file_mbps = double(write_bytes) * 1e3 / double(total_ns);
+        r.write_seen = write_bytes.load() >= record_bytes;
+        r.file_mbps = double(write_bytes.load()) * 1e3 / double(total_ns);
         // What the daemon would log (a file system refusing O_DIRECT, a failed write).
         for (const Notice& n : pipe.writer->take_notices())
             std::fprintf(stderr, "pipeline_bench: writer: %s\n", n.text.c_str());

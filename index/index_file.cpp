@@ -64,7 +64,10 @@ std::string published_index_path(const std::string& pcap_path) {
     return dir + "/.meta/" + index_name(name);
 }
 
-BlockIndexer::BlockIndexer() { entry_.reserve(entry_head_size + max_bloom_bits / 8 + 4); }
+BlockIndexer::BlockIndexer() {
+    entry_.reserve(entry_head_size + max_bloom_bits / 8 + 4);
+    for (HeldEntry& entry : held_) entry.bytes.reserve(entry_.capacity());
+}
 
 BlockIndexer::~BlockIndexer() { close(); }
 
@@ -76,6 +79,7 @@ int BlockIndexer::open(const std::string& path, uint32_t mode, bool exclusive, u
     ::fchmod(fd_, mode & 07777);
     link_type_ = link_type;
     summary_.clear();
+    held_first_ = held_count_ = 0;
     std::string header(file_magic, sizeof file_magic);
     put<uint32_t>(header, file_version);
     put<uint32_t>(header, 0);
@@ -86,30 +90,65 @@ int BlockIndexer::open(const std::string& path, uint32_t mode, bool exclusive, u
     return 0;
 }
 
-int BlockIndexer::seal() noexcept {
-    if (fd_ < 0 || summary_.packets == 0) return 0;
+void BlockIndexer::build_entry(std::string& out) noexcept {
     summary_.fold();
-    entry_.clear();
+    out.clear();
     const BlockSummary& s = summary_;
-    put<uint32_t>(entry_, entry_magic);
-    put<uint32_t>(entry_, uint32_t(entry_head_size + s.bloom_bits / 8 + 4));
-    for (const uint64_t v : {s.offset, s.end, s.first_ns, s.min_ns, s.max_ns}) put<uint64_t>(entry_, v);
-    put<uint32_t>(entry_, s.packets);
-    put<uint32_t>(entry_, s.flags);
-    for (const uint64_t v : s.protocols) put<uint64_t>(entry_, v);
-    put<uint32_t>(entry_, s.bloom_bits);
-    put<uint32_t>(entry_, 0);
-    entry_.append(reinterpret_cast<const char*>(s.bloom.data()), s.bloom_bits / 8);
-    put<uint32_t>(entry_, fnv1a(entry_.data(), entry_.size()));
+    put<uint32_t>(out, entry_magic);
+    put<uint32_t>(out, uint32_t(entry_head_size + s.bloom_bits / 8 + 4));
+    for (const uint64_t v : {s.offset, s.end, s.first_ns, s.min_ns, s.max_ns}) put<uint64_t>(out, v);
+    put<uint32_t>(out, s.packets);
+    put<uint32_t>(out, s.flags);
+    for (const uint64_t v : s.protocols) put<uint64_t>(out, v);
+    put<uint32_t>(out, s.bloom_bits);
+    put<uint32_t>(out, 0);
+    out.append(reinterpret_cast<const char*>(s.bloom.data()), s.bloom_bits / 8);
+    put<uint32_t>(out, fnv1a(out.data(), out.size()));
     summary_.clear();
-    if (const int error = write_all(fd_, entry_.data(), entry_.size()); error != 0) {
+}
+
+int BlockIndexer::append_entry(const std::string& entry) noexcept {
+    if (const int error = write_all(fd_, entry.data(), entry.size()); error != 0) {
         close();  // what it holds stays true; the rest of the pcap file is unindexed
         return error;
     }
     return 0;
 }
 
-void BlockIndexer::discard() noexcept { summary_.clear(); }
+int BlockIndexer::seal() noexcept {
+    if (fd_ < 0 || summary_.packets == 0) return 0;
+    build_entry(entry_);
+    return append_entry(entry_);
+}
+
+int BlockIndexer::follow(uint64_t handed, uint64_t confirmed) noexcept {
+    if (fd_ < 0) return 0;
+    if (summary_.packets != 0 && summary_.end <= handed) {
+        if (held_count_ == held_.size()) {
+            // Never with the writer's two blocks in flight: the oldest entry goes out early
+            // rather than two blocks merging into one (both are true of the file soon).
+            if (const int error = write_oldest_held(); error != 0) return error;
+        }
+        HeldEntry& entry = held_[(held_first_ + held_count_++) % held_.size()];
+        entry.end = summary_.end;
+        build_entry(entry.bytes);
+    }
+    while (held_count_ != 0 && held_[held_first_].end <= confirmed)
+        if (const int error = write_oldest_held(); error != 0) return error;
+    return 0;
+}
+
+int BlockIndexer::write_oldest_held() noexcept {
+    const int error = append_entry(held_[held_first_].bytes);
+    held_first_ = (held_first_ + 1) % held_.size();
+    --held_count_;
+    return error;
+}
+
+void BlockIndexer::discard() noexcept {
+    summary_.clear();
+    held_first_ = held_count_ = 0;
+}
 
 void BlockIndexer::close() noexcept {
     if (fd_ >= 0) ::close(fd_);

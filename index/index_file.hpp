@@ -12,6 +12,7 @@
 // entry read while it was being appended (or damaged), and the reader stops there.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -30,7 +31,9 @@ std::string writing_index_name(const std::string& pcap_name);
 std::string published_index_path(const std::string& pcap_path);
 
 // Writes the index of one pcap file as its blocks are written: add() each record, seal() once
-// the records added so far are in the file, discard() when their write failed.
+// the records added so far are in the file, discard() when their write failed. A writer with a
+// block write in flight calls follow() instead of seal(): the records handed over are held as
+// one entry, written when their block is confirmed.
 class BlockIndexer {
 public:
     BlockIndexer();
@@ -53,12 +56,30 @@ public:
     // Append the pending records as one entry. Returns 0, or the errno of a failed write (the
     // index then stops growing: what it has stays true, the rest of the file is unindexed).
     int seal() noexcept;
+    // The pcap file's bytes up to `handed` were handed to the kernel, and up to `confirmed` are in
+    // it: hold the pending records of [.., handed) as one entry, write held entries once
+    // `confirmed` covers them. Returns 0, or the errno of a failed write (as seal()).
+    int follow(uint64_t handed, uint64_t confirmed) noexcept;
+    // Drop the pending records and the held entries: their writes failed.
     void discard() noexcept;
     void close() noexcept;
 
 private:
+    // The pending records as one entry, into `out`; clears them.
+    void build_entry(std::string& out) noexcept;
+    int append_entry(const std::string& entry) noexcept;
+    int write_oldest_held() noexcept;
+
     BlockSummary summary_;
     std::string entry_;
+    // Entries for records in flight, oldest first from held_[held_first_]; each with the file
+    // offset just past its last record. A writer keeps two blocks in flight at most.
+    struct HeldEntry {
+        std::string bytes;
+        uint64_t end = 0;
+    };
+    std::array<HeldEntry, 4> held_;
+    size_t held_first_ = 0, held_count_ = 0;
     uint32_t link_type_ = 1;
     int fd_ = -1;
 };

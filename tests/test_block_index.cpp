@@ -138,12 +138,16 @@ TEST_CASE("every published file has a block index that covers it record by recor
         TempDir dir;
         const std::string capture = repeated_capture(dir, name);
         const std::string out = dir.path() + "/out";
-        for (const std::string format : {"pcap-ns", "pcap"}) {
-            INFO(format);
+        // direct_io: blocks written on the write thread, the index following two in flight
+        for (const auto& [format, direct] : {std::pair{"pcap-ns", false}, std::pair{"pcap", false},
+                                             std::pair{"pcap-ns", true}}) {
+            INFO(format << (direct ? " direct_io" : ""));
             std::filesystem::remove_all(out);
             write_file(dir.path() + "/c.yaml",
                        file_port_config(capture, out, "max",
-                                        "  format: " + format + "\n  rotate: {bytes: 3MiB}\n"));
+                                        "  format: " + std::string(format) +
+                                            "\n  rotate: {bytes: 3MiB}\n  direct_io: " +
+                                            (direct ? "true" : "false") + "\n"));
             const RunResult run = run_taprec({"--config", dir.path() + "/c.yaml"});
             REQUIRE(run.exit_code == 0);
             // 3 MiB files of 1 MiB blocks: several blocks a file.

@@ -27,15 +27,24 @@ std::byte* put(std::byte* p, T value) noexcept {
 }  // namespace
 
 PcapFile::PcapFile(std::byte* buffer, size_t block_size, bool nanosecond, uint32_t snaplen,
-                   int link_type)
+                   int link_type, std::byte* spare_blocks)
     : buffer_(buffer),
       block_size_(block_size),
       nanosecond_(nanosecond),
       snaplen_(snaplen),
-      link_type_(link_type) {}
+      link_type_(link_type) {
+    if (spare_blocks == nullptr) return;
+    blocks_[0] = buffer;
+    for (size_t i = 1; i < blocks_.size(); ++i) blocks_[i] = spare_blocks + (i - 1) * block_size;
+}
 
 PcapFile::~PcapFile() {
+    background_.reset();  // a write in flight ends before its descriptor closes
     if (fd_ >= 0) ::close(fd_);
+}
+
+static bool aligned_for_direct(const std::byte* p) noexcept {
+    return reinterpret_cast<uintptr_t>(p) % PcapFile::direct_alignment == 0;
 }
 
 void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
@@ -47,14 +56,17 @@ void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
     ::fchmod(fd_, mode);
     // O_DIRECT is set after creating the file: a file system that refuses it (tmpfs) then fails
     // the fcntl, and the file is written through the page cache instead.
-    direct_ = direct && block_size_ % direct_alignment == 0 &&
-              reinterpret_cast<uintptr_t>(buffer_) % direct_alignment == 0 &&
+    const bool spares = blocks_[0] != nullptr;
+    direct_ = direct && block_size_ % direct_alignment == 0 && aligned_for_direct(buffer_) &&
+              (!spares || aligned_for_direct(blocks_[1])) &&
               ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_DIRECT) == 0;
     if (direct_ && !staging_)
         staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
-    split_head_ = 0;
+    if (direct_ && spares && !background_) background_ = std::make_unique<BlockWriteThread>();
     used_ = 0;
-    flushed_size_ = 0;
+    handed_size_ = 0;
+    confirmed_size_ = 0;
+    confirmed_split_head_ = 0;
     packets_ = 0;
     buffered_packets_ = {};
     buffered_bytes_ = {};
@@ -108,20 +120,18 @@ void PcapFile::append_slow(const PacketRef& packet, const PacketSource* source,
 // block, since only that write completes it.
 void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
                             FlushResult& flushed) noexcept {
+    if (background_ && background_->in_flight() == BlockWriteThread::capacity) {
+        end_oldest_write(flushed, packet.port);  // its block is the next buffer
+        if (!direct_) return;  // it failed: this record went with the blocks after it
+    }
     const size_t caplen = std::min<size_t>(packet.caplen, max_record_data);
     const size_t record = record_header_size + caplen;
     std::byte* p = put_record_header(staging_.get(), packet, nanosecond_);
     copy_packet(packet, source, p, caplen);
     const size_t head = block_size_ - used_;
     std::memcpy(buffer_ + used_, staging_.get(), head);
-    if (const int error = write_all(buffer_, block_size_); error != 0) {
-        cut_back(flushed, error, packet.port);
-        return;
-    }
-    flushed_size_ += block_size_;
-    ++blocks_written_;
-    count_written(flushed);
-    split_head_ = head;
+    write_full_block(flushed, head, packet.port);
+    if (!direct_) return;  // the write failed, and the record with it
     last_frame_ = {staging_.get() + record_header_size, caplen};
     std::memcpy(buffer_, staging_.get() + head, record - head);
     used_ = record - head;
@@ -130,18 +140,57 @@ void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
     buffered_bytes_[packet.port] = caplen;
 }
 
-int PcapFile::write_all(const std::byte* data, size_t n) noexcept {
-    size_t done = 0;
-    while (done < n) {
-        const ssize_t w = ::write(fd_, data + done, n - done);
-        if (w > 0) {
-            done += size_t(w);
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        return w < 0 ? errno : ENOSPC;
+void PcapFile::write_full_block(FlushResult& flushed, size_t split_head, int extra_port) noexcept {
+    ++write_events_;
+    if (background_ && direct_) {
+        BlockInFlight& block =
+            in_flight_[(oldest_ + background_->in_flight()) % BlockWriteThread::capacity];
+        background_->start(fd_, buffer_, block_size_, handed_size_);
+        block.packets = std::exchange(buffered_packets_, {});
+        block.bytes = std::exchange(buffered_bytes_, {});
+        block.split_head = split_head;
+        handed_size_ += block_size_;
+        // The next block is free: at most `capacity` are in flight, of capacity + 1.
+        filling_ = (filling_ + 1) % blocks_.size();
+        buffer_ = blocks_[filling_];
+        return;
     }
-    return 0;
+    if (const int error = write_all_at(fd_, buffer_, block_size_, handed_size_); error != 0) {
+        cut_back(flushed, error, extra_port);
+        return;
+    }
+    handed_size_ += block_size_;
+    confirmed_size_ = handed_size_;
+    confirmed_split_head_ = split_head;
+    count_written(flushed);
+}
+
+void PcapFile::end_oldest_write(FlushResult& flushed, int extra_port) noexcept {
+    const int error = background_->wait_oldest();
+    ++write_events_;
+    BlockInFlight block = std::exchange(in_flight_[oldest_], {});
+    oldest_ = (oldest_ + 1) % BlockWriteThread::capacity;
+    if (error == 0) {
+        confirmed_size_ += block_size_;
+        confirmed_split_head_ = block.split_head;
+        for (size_t port = 0; port < max_ports_per_tap; ++port) {
+            flushed.written[port] += block.packets[port];
+            flushed.written_bytes[port] += block.bytes[port];
+        }
+        return;
+    }
+    // The blocks after it may reach the file, but the cut below takes them away again.
+    for (;;) {
+        for (size_t port = 0; port < max_ports_per_tap; ++port) {
+            flushed.lost[port] += block.packets[port];
+            packets_ -= block.packets[port];
+        }
+        if (background_->in_flight() == 0) break;
+        background_->wait_oldest();
+        block = std::exchange(in_flight_[oldest_], {});
+        oldest_ = (oldest_ + 1) % BlockWriteThread::capacity;
+    }
+    cut_back(flushed, error, extra_port);
 }
 
 void PcapFile::count_written(FlushResult& flushed) noexcept {
@@ -157,11 +206,11 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
     // A full disk or an I/O error: cut the file back to its last whole record so it stays
     // valid, and count what the buffer held as lost by the writer.
     flushed.error = error;
-    ++blocks_failed_;
-    flushed_size_ -= split_head_;
-    split_head_ = 0;
-    if (ftruncate(fd_, static_cast<off_t>(flushed_size_)) == 0) {}
-    ::lseek(fd_, static_cast<off_t>(flushed_size_), SEEK_SET);
+    ++write_failures_;
+    ++write_events_;
+    handed_size_ = confirmed_size_ = confirmed_size_ - confirmed_split_head_;
+    confirmed_split_head_ = 0;
+    if (ftruncate(fd_, static_cast<off_t>(handed_size_)) == 0) {}
     if (direct_) {
         // The cut leaves the file at an unaligned size: finish it through the page cache.
         ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
@@ -174,29 +223,31 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
     used_ = 0;
     buffered_packets_ = {};
     buffered_bytes_ = {};
-    if (flushed_size_ == 0) write_file_header();  // the header went with the lost block
+    if (handed_size_ == 0) write_file_header();  // the header went with the lost block
 }
 
 void PcapFile::flush(FlushResult& flushed) noexcept {
+    while (write_in_flight()) end_oldest_write(flushed, -1);
     // O_DIRECT: the aligned part as it is, then the tail once O_DIRECT is off (only at close: in
     // O_DIRECT mode the buffer is otherwise written only when full).
     const size_t aligned = direct_ ? used_ & ~(direct_alignment - 1) : 0;
-    int error = write_all(buffer_, aligned);
+    int error = write_all_at(fd_, buffer_, aligned, handed_size_);
     if (error == 0 && aligned != used_) {
         if (direct_) {
             ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
             direct_ = false;
         }
-        error = write_all(buffer_ + aligned, used_ - aligned);
+        error = write_all_at(fd_, buffer_ + aligned, used_ - aligned, handed_size_ + aligned);
     }
     if (error != 0) {
         cut_back(flushed, error, -1);
         return;
     }
-    if (used_ != 0) ++blocks_written_;
-    flushed_size_ += used_;
+    if (used_ != 0) ++write_events_;
+    handed_size_ += used_;
+    confirmed_size_ = handed_size_;
+    confirmed_split_head_ = 0;
     used_ = 0;
-    split_head_ = 0;
     count_written(flushed);
 }
 

@@ -4,9 +4,14 @@
 // Buffered mode flushes when the next record does not fit. O_DIRECT mode (open(path, true)) needs
 // every write aligned in offset and size, so it fills each block to the last byte, splitting the
 // record that crosses the boundary, and writes whole blocks; the file's last, short block is
-// written as its aligned part with O_DIRECT and the tail after clearing O_DIRECT.
+// written as its aligned part with O_DIRECT and the tail after clearing O_DIRECT. Given spare
+// blocks, O_DIRECT mode queues each full block on a BlockWriteThread and fills the next (a
+// disk's writes overlap the copying); the records of a block count as written when its write
+// has ended.
 // Either way a failed write cuts the file back to its last whole record, so a file on disk is
-// always a valid pcap file, and the records lost with the block are reported.
+// always a valid pcap file, and the records lost are reported: with blocks in flight, those of
+// every block from the failed one on, and of the block being filled (a record split over two
+// blocks goes with the block that ends it).
 #pragma once
 
 #include <array>
@@ -17,9 +22,10 @@
 #include <span>
 #include <string>
 
+#include "drivers/pcap_format.hpp"
 #include "pipeline/buffer_return.hpp"
 #include "pipeline/packet_ref.hpp"
-#include "drivers/pcap_format.hpp"
+#include "writer/block_write_thread.hpp"
 
 namespace taprec {
 
@@ -39,9 +45,15 @@ public:
     static constexpr size_t record_header_size = pcap_format::record_header_size;
     static constexpr size_t max_record_data = 262144;  // the largest snaplen
 
+    // Blocks the write thread may hold while the buffer fills: the caller gives spare_blocks of
+    // this many block_size blocks, or none.
+    static constexpr size_t spare_blocks_for_write_thread = BlockWriteThread::capacity;
+
     // buffer: block_size bytes the caller owns (aligned for O_DIRECT), shared by successive files.
+    // spare_blocks: spare_blocks_for_write_thread more such blocks, one after the other, or null:
+    // O_DIRECT files are then written on a BlockWriteThread.
     PcapFile(std::byte* buffer, size_t block_size, bool nanosecond, uint32_t snaplen,
-             int link_type);
+             int link_type, std::byte* spare_blocks = nullptr);
     ~PcapFile();
     PcapFile(const PcapFile&) = delete;
     PcapFile& operator=(const PcapFile&) = delete;
@@ -55,7 +67,15 @@ public:
     bool direct() const noexcept { return direct_; }
 
     // Bytes the file will have once everything buffered is flushed.
-    uint64_t size() const noexcept { return flushed_size_ + used_; }
+    uint64_t size() const noexcept { return handed_size_ + used_; }
+    // Bytes handed to the kernel (or the block write thread), and of them, those whose write has
+    // ended: the file holds them. What the block index follows, with write_events().
+    uint64_t handed_size() const noexcept { return handed_size_; }
+    uint64_t confirmed_size() const noexcept { return confirmed_size_; }
+    // Changes whenever bytes are handed over, reach the file, or are lost to a failed write.
+    uint64_t write_events() const noexcept { return write_events_; }
+    uint64_t write_failures() const noexcept { return write_failures_; }
+    bool write_in_flight() const noexcept { return background_ && background_->in_flight() != 0; }
     uint64_t packets() const noexcept { return packets_; }
     // Packets in the buffer, not yet handed to the kernel.
     uint64_t unwritten_packets() const noexcept { return buffered_packets_[0] + buffered_packets_[1]; }
@@ -77,8 +97,18 @@ public:
         ++buffered_packets_[packet.port];
         buffered_bytes_[packet.port] += packet.caplen;
     }
-    // Write out everything buffered.
+    // Write out everything buffered (after the block in flight, waiting for it).
     void flush(FlushResult& flushed) noexcept;
+    // The blocks in flight whose writes have ended: count their records written (or lost).
+    // Never blocks. Returns whether it took any.
+    bool collect_finished_writes(FlushResult& flushed) noexcept {
+        bool any = false;
+        while (background_ && background_->oldest_finished()) {
+            end_oldest_write(flushed, -1);
+            any = true;
+        }
+        return any;
+    }
     // Flush, optionally fsync, and close. The caller publishes the file. Returns the errno of a
     // failed fsync, else 0.
     int close(FlushResult& flushed, bool sync) noexcept;
@@ -86,10 +116,6 @@ public:
     // writer's Publisher, off the writer's thread). The object is closed for the next open().
     int release(FlushResult& flushed) noexcept;
 
-    // Writes of buffered records that succeeded, and that failed (their records lost): what the
-    // block index follows to know when its pending records reached the file.
-    uint64_t blocks_written() const noexcept { return blocks_written_; }
-    uint64_t blocks_failed() const noexcept { return blocks_failed_; }
     // The bytes of the frame append() last took, where it copied them (valid until the next call).
     std::span<const std::byte> last_frame() const noexcept { return last_frame_; }
 
@@ -97,11 +123,15 @@ public:
 
 private:
     void write_file_header() noexcept;
-    // write() all of [data, data+n), retrying short writes; 0 or the errno that stopped it.
-    int write_all(const std::byte* data, size_t n) noexcept;
     // A write failed: cut the file back to its last whole record, count what the buffer held
     // (plus `extra_port`'s record, if any) as lost, and continue in buffered mode.
     void cut_back(FlushResult& flushed, int error, int extra_port) noexcept;
+    // Wait for the oldest block in flight; its records are written, or, when its write failed,
+    // lost with those of every later block and `extra_port`'s record.
+    void end_oldest_write(FlushResult& flushed, int extra_port) noexcept;
+    // The full buffer, whose last `split_head` bytes begin a record it does not end: queued on
+    // the block write thread (the next block becomes the buffer), or written here.
+    void write_full_block(FlushResult& flushed, size_t split_head, int extra_port) noexcept;
     void append_split(const PacketRef& packet, const PacketSource* source,
                       FlushResult& flushed) noexcept;
     void append_slow(const PacketRef& packet, const PacketSource* source, FlushResult& flushed) noexcept;
@@ -115,27 +145,44 @@ private:
         std::memcpy(p, header, sizeof header);
         return p + sizeof header;
     }
+    // The buffer's records reached the file (or the write thread): move them to `flushed` (or to
+    // the in-flight counts).
     void count_written(FlushResult& flushed) noexcept;
+    void hand_to_write_thread() noexcept;
 
-    std::byte* buffer_;
+    std::byte* buffer_;  // blocks_[filling_]
+    // With spare blocks: the buffer and the spares; those in flight precede blocks_[filling_].
+    std::array<std::byte*, spare_blocks_for_write_thread + 1> blocks_{};
+    size_t filling_ = 0;
     size_t block_size_;
     bool nanosecond_;
     uint32_t snaplen_;
     int link_type_;
     int fd_ = -1;
     bool direct_ = false;
-    // O_DIRECT: the bytes of the record split over the last written block's end, already on disk:
-    // cutting back to the last whole record removes them too.
-    size_t split_head_ = 0;
     std::unique_ptr<std::byte[]> staging_;  // O_DIRECT: one whole record, to split it
+    std::unique_ptr<BlockWriteThread> background_;  // O_DIRECT with spare blocks
     size_t used_ = 0;
-    uint64_t flushed_size_ = 0;  // bytes known to be in the file
+    uint64_t handed_size_ = 0;     // bytes before the buffer's: written, or in flight
+    uint64_t confirmed_size_ = 0;  // bytes known to be in the file
+    // O_DIRECT: of the confirmed bytes, the head of a record split over their end whose tail is
+    // not confirmed: cutting back to the last whole record removes them too.
+    size_t confirmed_split_head_ = 0;
     uint64_t packets_ = 0;
     // Records sitting in the buffer, per port: what a flush turns into written, or into lost.
     std::array<uint64_t, max_ports_per_tap> buffered_packets_{};
     std::array<uint64_t, max_ports_per_tap> buffered_bytes_{};
-    uint64_t blocks_written_ = 0;
-    uint64_t blocks_failed_ = 0;
+    // The blocks in flight, oldest first from in_flight_[oldest_]: their records, and the head
+    // of the record split over their end.
+    struct BlockInFlight {
+        std::array<uint64_t, max_ports_per_tap> packets{};
+        std::array<uint64_t, max_ports_per_tap> bytes{};
+        size_t split_head = 0;
+    };
+    std::array<BlockInFlight, BlockWriteThread::capacity> in_flight_{};
+    size_t oldest_ = 0;
+    uint64_t write_events_ = 0;
+    uint64_t write_failures_ = 0;
     std::span<const std::byte> last_frame_;
 };
 

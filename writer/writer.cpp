@@ -34,9 +34,12 @@ Writer::Writer(WriterSetup setup)
     : setup_(std::move(setup)),
       merge_(setup_.worker_to_writer),
       buffers_(setup_.sources),
-      block_(allocate_block(setup_.block_size)),
+      // O_DIRECT: spare blocks, filled while the last ones are written (block_write_thread.hpp)
+      block_(allocate_block(setup_.block_size *
+                            (1 + (setup_.output.direct_io ? PcapFile::spare_blocks_for_write_thread : 0)))),
       file_(block_, setup_.block_size, setup_.output.format == OutputFormat::pcap_ns,
-            setup_.output.snaplen, setup_.link_type),
+            setup_.output.snaplen, setup_.link_type,
+            setup_.output.direct_io ? block_ + setup_.block_size : nullptr),
       publisher_(publisher_setup()) {}
 
 PublisherSetup Writer::publisher_setup() {
@@ -68,6 +71,7 @@ StepResult Writer::step(bool) noexcept {
         }
     }
     if (file_.is_open() && deadline_ns_ != 0 && now >= deadline_ns_) close_and_publish();
+    if (file_.write_in_flight()) collect_finished_writes();
     // Up to a few bursts a step: every worker feeds this one writer.
     bool worked = false;
     for (int round = 0; round < bursts_per_step; ++round) {
@@ -125,12 +129,11 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
             counters_.dropped_writer[p.port].add(1);
             continue;
         }
-        const uint64_t written_before = file_.blocks_written();
-        const uint64_t failed_before = file_.blocks_failed();
+        const uint64_t events_before = file_.write_events();
         const uint64_t packets_before = file_.packets();
         file_.append(p, setup_.sources[p.port], flushed);
-        if (file_.blocks_written() != written_before || file_.blocks_failed() != failed_before)
-            [[unlikely]] index_written(written_before, failed_before);
+        if (file_.write_events() != events_before) [[unlikely]]
+            index_written();
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
         if (file_.packets() != packets_before) [[likely]]  // else lost with a failed write
@@ -156,19 +159,28 @@ void Writer::flush_unwritten() noexcept {
     unwritten_since_ns_ = 0;
     if (!file_.is_open() || file_.direct()) return;  // a partial block would end O_DIRECT
     FlushResult flushed;
-    const uint64_t written_before = file_.blocks_written();
-    const uint64_t failed_before = file_.blocks_failed();
     file_.flush(flushed);
-    index_written(written_before, failed_before);
+    index_written();
     account(flushed);
 }
 
-void Writer::index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept {
+void Writer::collect_finished_writes() noexcept {
+    FlushResult flushed;
+    if (!file_.collect_finished_writes(flushed)) return;
+    index_written();
+    account(flushed);
+}
+
+void Writer::index_written() noexcept {
+    const uint64_t failures = file_.write_failures();
+    const bool failed = failures != seen_write_failures_;
+    seen_write_failures_ = failures;
     if (!index_.is_open()) return;
-    if (file_.blocks_failed() != blocks_failed_before) [[unlikely]] {
+    if (failed) [[unlikely]] {
         index_.discard();
-    } else if (file_.blocks_written() != blocks_written_before) {
-        if (const int error = index_.seal(); error != 0 && !index_failure_logged_) {
+    } else {
+        if (const int error = index_.follow(file_.handed_size(), file_.confirmed_size());
+            error != 0 && !index_failure_logged_) {
             index_failure_logged_ = true;
             notices_.add(NoticeLevel::warning,
                          "block index of " + setup_.directory->partial_path(name_) +
@@ -281,11 +293,9 @@ void Writer::close_and_publish() noexcept {
     if (!file_.is_open()) return;
     unwritten_since_ns_ = 0;
     FlushResult flushed;
-    const uint64_t written_before = file_.blocks_written();
-    const uint64_t failed_before = file_.blocks_failed();
     ClosedFile closed;
     closed.fd = file_.release(flushed);
-    index_written(written_before, failed_before);
+    index_written();
     closed.indexed = index_.is_open();
     index_.close();
     account(flushed);

@@ -84,7 +84,9 @@ private:
     uint64_t clamp(const PacketRef& p, uint64_t now_ns) noexcept;
     [[gnu::always_inline]] inline bool rotation_due(const PacketRef& next) const noexcept;
     // The block index follows the file: seal what reached it, drop what a failed write lost.
-    void index_written(uint64_t blocks_written_before, uint64_t blocks_failed_before) noexcept;
+    void index_written() noexcept;
+    // O_DIRECT: the block written on the file's write thread has reached the disk: count it.
+    void collect_finished_writes() noexcept;
     // Once per packet: inlined into write_burst().
     [[gnu::always_inline]] inline void index_record() noexcept;
     void open_index() noexcept;
@@ -99,6 +101,7 @@ private:
     PcapFile file_;
     block_index::BlockIndexer index_;  // the open file's .meta/NAME.idx.partial
     bool index_failure_logged_ = false;
+    uint64_t seen_write_failures_ = 0;  // file_.write_failures() when the index last followed
 
     // The file being written.
     std::string name_;

@@ -5,15 +5,18 @@
 //
 //   root          the test runs as root (network namespaces, mounts, dropping privileges)
 //   no-hugepages  no 2 MiB hugepage is free (the "EAL without hugepages" refusal can be seen)
+//   o-direct      /tmp (where the tests' folders are) takes O_DIRECT writes
 //
 // The cases behind a condition are hidden in their executable (a Catch2 tag starting with '.'),
 // so a plain run of the executable leaves them out, and each case asserts its condition too.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -27,6 +30,22 @@ unsigned long free_hugepages() {
     return n;
 }
 
+// "" when a 4 KiB O_DIRECT write to a new file in /tmp works, else why not.
+std::string direct_write_refused() {
+    char path[] = "/tmp/taprec-o-direct-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) return std::string("cannot create a file in /tmp: ") + std::strerror(errno);
+    ::unlink(path);
+    std::string why;
+    void* block = std::aligned_alloc(4096, 4096);
+    std::memset(block, 0, 4096);
+    if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_DIRECT) != 0 || ::write(fd, block, 4096) != 4096)
+        why = std::string("the file system of /tmp refuses O_DIRECT: ") + std::strerror(errno);
+    std::free(block);
+    ::close(fd);
+    return why;
+}
+
 // "" when `condition` holds, else why not.
 std::string unmet(const std::string& condition) {
     if (condition == "root")
@@ -35,6 +54,7 @@ std::string unmet(const std::string& condition) {
         return free_hugepages() == 0 ? ""
                                      : "needs a machine with no free hugepages (" +
                                            std::to_string(free_hugepages()) + " are free here)";
+    if (condition == "o-direct") return direct_write_refused();
     return "unknown condition '" + condition + "'";
 }
 

@@ -1,8 +1,10 @@
 #include "writer/block_write_thread.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace taprec {
 
@@ -20,7 +22,22 @@ int write_all_at(int fd, const std::byte* data, size_t size, uint64_t offset) no
     return 0;
 }
 
-BlockWriteThread::BlockWriteThread() : thread_([this] { run(); }) {}
+namespace {
+
+// "writer:uplink" makes "blocks:uplink": what top and the logs call the thread (15 bytes at most).
+std::string name_beside_creator() {
+    char name[16] = {};
+    ::pthread_getname_np(::pthread_self(), name, sizeof name);
+    const std::string creator = name;
+    const size_t colon = creator.find(':');
+    return ("blocks" + (colon == std::string::npos ? std::string() : creator.substr(colon))).substr(0, 15);
+}
+
+}  // namespace
+
+BlockWriteThread::BlockWriteThread() : thread_([this] { run(); }) {
+    ::pthread_setname_np(thread_.native_handle(), name_beside_creator().c_str());
+}
 
 BlockWriteThread::~BlockWriteThread() {
     while (in_flight() != 0) wait_oldest();

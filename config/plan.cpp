@@ -1,5 +1,7 @@
 #include "config/plan.hpp"
 
+#include <net/if_arp.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -12,6 +14,8 @@
 namespace taprec {
 
 namespace {
+
+constexpr uint16_t arphrd_ether = ARPHRD_ETHER;  // what the TPACKET_V3 reader takes
 
 // A net_pcap vdev that replays a file: one queue, no RSS, lossless.
 bool is_replay(const PortConfig& port) {
@@ -45,6 +49,12 @@ PortPlan plan_port(const Config& config, const TapConfig& tap, const PortConfig&
     if (peer != nullptr && peer->driver == DriverKind::dpdk) p.peer_device = peer->device;
     p.ports_in_tap = peer != nullptr ? 2 : 1;
     p.workers_given = tap.workers.has_value();
+    if (port.driver == DriverKind::pcap && !port.interface.empty()) {
+        const auto type = machine.interface_types.find(port.interface);
+        p.live_reader = type != machine.interface_types.end() && type->second == arphrd_ether
+                            ? LiveReader::tpacket_ring
+                            : LiveReader::libpcap;
+    }
     if (port.driver != DriverKind::dpdk) return p;
     p.replay = is_replay(port);
     p.queues = queues_asked(config, tap, port, machine);
@@ -162,12 +172,13 @@ std::string command_line(const std::vector<std::string>& argv) {
     return join(parts, " ");
 }
 
-std::string describe_port(const PortConfig& port) {
+std::string describe_port(const PortPlan& plan) {
+    const PortConfig& port = plan.config;
     if (port.driver == DriverKind::dpdk) return "dpdk device " + port.device;
     if (!port.file.empty()) {
         return "pcap file " + port.file + ", speed " + std::string(name_of(port.speed));
     }
-    return "pcap interface " + port.interface;
+    return describe_live_interface(port.interface, plan.live_reader);
 }
 
 std::string tap_directory(const Config& config, const TapConfig& tap) {
@@ -217,7 +228,7 @@ void print_tap(std::ostream& out, const Config& config, const TapPlan& plan, con
     heading(out, "tap " + tap.name);
     for (const PortPlan& port : plan.ports) {
         const std::string label = &port == &plan.ports.front() ? "port a" : "port b";
-        row(out, label, describe_port(port.config));
+        row(out, label, describe_port(port));
         if (port.config.driver == DriverKind::dpdk) row(out, "", port_resources(port, dpdk));
     }
     if (plan.ports.size() == 1) row(out, "port b", "none (single-output TAP or SPAN)");
@@ -251,6 +262,18 @@ bool eal_option_given(const std::vector<std::string>& eal, std::string_view opt)
         if (opt.size() == 2 && !arg.starts_with("--") && arg.starts_with(opt)) return true;
     }
     return false;
+}
+
+std::string describe_live_interface(const std::string& interface, LiveReader reader,
+                                    size_t ring_bytes) {
+    const std::string name = "pcap interface " + interface;
+    switch (reader) {
+    case LiveReader::tpacket_ring:
+        return name + " (TPACKET_V3 ring, " + std::to_string(ring_bytes >> 20) + " MiB, read in place)";
+    case LiveReader::libpcap: return name + " (through libpcap)";
+    case LiveReader::none: break;
+    }
+    return name;
 }
 
 RunPlan make_plan(const Config& config, const MachineFacts& machine) {

@@ -4,7 +4,9 @@
 // memory. Nothing here touches a device, so every number is testable on a box without a NIC.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -22,7 +24,22 @@ struct MachineFacts {
     uint64_t free_hugepage_bytes = 0;
     bool hugetlbfs_mounted = false;
     uint64_t available_memory_bytes = 0;  // MemAvailable: what --no-huge can take
+    // The hardware type (ARPHRD_*, /sys/class/net/NAME/type) of each network interface here.
+    std::map<std::string, uint16_t> interface_types;
 };
+
+// How the pcap driver reads a live interface: an Ethernet interface from its own TPACKET_V3 ring,
+// in place (drivers/tpacket_source); anything else (lo, tun, libpcap's own devices such as any)
+// through libpcap (drivers/pcap_source). The same socket and frames either way.
+enum class LiveReader : uint8_t { none, tpacket_ring, libpcap };
+// The ring: the kernel's burst buffer and the room for packets in flight together (what libpcap's
+// 64 MiB ring and the 64 MiB arena its packets were copied into were), in 1 MiB blocks.
+inline constexpr size_t live_ring_bytes = size_t{128} << 20;
+inline constexpr uint32_t live_ring_block_bytes = uint32_t{1} << 20;
+// "pcap interface cap0 (TPACKET_V3 ring, 128 MiB, read in place)": the words --check prints for
+// a live port and the run logs once it is open.
+std::string describe_live_interface(const std::string& interface, LiveReader reader,
+                                    size_t ring_bytes = live_ring_bytes);
 
 // One port of a tap, as the run will set it up.
 struct PortPlan {
@@ -30,6 +47,7 @@ struct PortPlan {
     PortConfig config;
     std::string peer_device;    // the tap's other port's dpdk device, "" if none or not dpdk
     TimestampSource timestamps = TimestampSource::automatic;
+    LiveReader live_reader = LiveReader::none;  // a pcap interface: how it is read
     // DPDK only from here.
     bool replay = false;        // net_pcap with rx_pcap: a file, lossless, no mempool cache
     uint16_t queues = 1;        // RX queues asked for; a device that offers fewer gets fewer

@@ -12,6 +12,7 @@ std::unique_ptr<PacketSource> open_port(const PortConfig& port, const PortOption
     case DriverKind::pcap: {
         PcapSourceOptions pcap;
         pcap.snaplen = options.snaplen;
+        if (options.plan != nullptr) pcap.reader = options.plan->live_reader;
         return open_pcap_source(port, pcap);
     }
     case DriverKind::dpdk:

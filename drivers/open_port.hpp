@@ -13,7 +13,9 @@ struct PortOptions {
     uint32_t snaplen = 262144;
     uint16_t queues = 1;            // RX queues wanted (the tap's workers) where the driver has RSS
     TimestampSource timestamps = TimestampSource::automatic;
-    const PortPlan* plan = nullptr;  // a dpdk port's slice of the plan: queues, pool, descriptors
+    // The port's slice of the plan: a dpdk port's queues, pool, descriptors; a live pcap port's
+    // reader.
+    const PortPlan* plan = nullptr;
 };
 
 // Throws std::runtime_error with a message that names the port and says what to do.

@@ -74,7 +74,7 @@ public:
         if (!port_.file.empty())
             return "pcap file " + port_.file +
                    (port_.speed == ReplaySpeed::realtime ? " (realtime)" : " (max speed)");
-        return "pcap interface " + port_.interface;
+        return describe_live_interface(port_.interface, LiveReader::libpcap);
     }
     uint16_t queue_count() const override { return 1; }
     bool has_rss() const override { return false; }
@@ -342,7 +342,9 @@ private:
 
 std::unique_ptr<PacketSource> open_pcap_source(const PortConfig& port,
                                                const PcapSourceOptions& options) {
-    if (!port.interface.empty())
+    // The plan chose the reader (config/plan.cpp); the ring still checks the interface is
+    // Ethernet when it opens it, and leaves it to libpcap if it is not (anything renamed since).
+    if (!port.interface.empty() && options.reader != LiveReader::libpcap)
         if (std::unique_ptr<PacketSource> source = open_tpacket_source(port, TpacketOptions{}))
             return source;
     return std::make_unique<PcapSource>(port, options);

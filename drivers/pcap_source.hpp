@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/plan.hpp"
 #include "pipeline/packet_source.hpp"
 
 namespace taprec {
@@ -15,6 +16,8 @@ namespace taprec {
 struct PcapSourceOptions {
     uint32_t snaplen = 262144;           // live capture: bytes kept per frame
     size_t arena_bytes = size_t{64} << 20;  // room for packets in flight (not for a mapped file)
+    // A live interface: as the plan says (PortPlan::live_reader); none: by its hardware type.
+    LiveReader reader = LiveReader::none;
 };
 
 // Opens the port; throws std::runtime_error with a message naming the file or interface and what

@@ -136,8 +136,7 @@ public:
     }
 
     std::string describe() const override {
-        return "pcap interface " + port_.interface + " (TPACKET_V3 ring, " +
-               std::to_string(mapping_.bytes >> 20) + " MiB, read in place)";
+        return describe_live_interface(port_.interface, LiveReader::tpacket_ring, mapping_.bytes);
     }
     uint16_t queue_count() const override { return 1; }
     bool has_rss() const override { return false; }

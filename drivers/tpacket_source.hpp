@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "config/plan.hpp"
 #include "pipeline/clock_now.hpp"
 #include "pipeline/packet_source.hpp"
 
@@ -26,10 +27,8 @@ inline uint64_t live_idle_clock_ns() noexcept {
 }
 
 struct TpacketOptions {
-    // Both the kernel's burst buffer and the room for packets in flight: what libpcap's 64 MiB
-    // ring and the 64 MiB arena its packets were copied into were together.
-    size_t ring_bytes = size_t{128} << 20;
-    uint32_t block_size = uint32_t{1} << 20;
+    size_t ring_bytes = live_ring_bytes;  // config/plan.hpp: what --check says
+    uint32_t block_size = live_ring_block_bytes;
 };
 
 // The port, or nullptr when the interface is not Ethernet (libpcap reads it then). Throws

@@ -735,12 +735,43 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
     std::ostringstream unpinned;
     print_plan(parse(minimal + "output: {rotate: {bytes: 0, seconds: 0}}\n").config, unpinned);
     INFO(unpinned.str());
-    CHECK(unpinned.str().find("  port a          pcap interface eth0\n") != std::string::npos);
+    // Nothing known of eth0 on the test's machine: libpcap, which reads any link type.
+    CHECK(unpinned.str().find("  port a          pcap interface eth0 (through libpcap)\n") != std::string::npos);
     CHECK(unpinned.str().find("  workers         auto") != std::string::npos);
     CHECK(unpinned.str().find("  rx              unpinned\n") != std::string::npos);
     CHECK(unpinned.str().find("  idle            sleep\n") != std::string::npos);
     CHECK(unpinned.str().find("  rotate          never") != std::string::npos);
     CHECK(unpinned.str().find("dpdk") == std::string::npos);
+}
+
+TEST_CASE("a live interface: Ethernet is read from the TPACKET_V3 ring, anything else through "
+          "libpcap, as the plan says and the run logs", "[fast]") {
+    const Config c = parse("taps:\n"
+                           "  - name: t\n"
+                           "    a: {driver: pcap, interface: eth1}\n"
+                           "    b: {driver: pcap, interface: lo}\n"
+                           "  - name: u\n"
+                           "    a: {driver: pcap, interface: any}\n"
+                           "    b: {driver: pcap, file: /tmp/x.pcap}\n")
+                         .config;
+    MachineFacts machine = two_cores();
+    machine.interface_types = {{"eth1", 1}, {"lo", 772}};  // ARPHRD_ETHER, ARPHRD_LOOPBACK
+    const RunPlan plan = make_plan(c, machine);
+    CHECK(plan.taps[0].ports[0].live_reader == LiveReader::tpacket_ring);
+    CHECK(plan.taps[0].ports[1].live_reader == LiveReader::libpcap);
+    CHECK(plan.taps[1].ports[0].live_reader == LiveReader::libpcap);  // libpcap's own device
+    CHECK(plan.taps[1].ports[1].live_reader == LiveReader::none);     // a file
+    std::ostringstream out;
+    taprec::print_plan(c, plan, out);
+    INFO(out.str());
+    CHECK(out.str().find("  port a          pcap interface eth1 (TPACKET_V3 ring, 128 MiB, read in "
+                         "place)\n") != std::string::npos);
+    CHECK(out.str().find("  port b          pcap interface lo (through libpcap)\n") != std::string::npos);
+    CHECK(out.str().find("  port a          pcap interface any (through libpcap)\n") != std::string::npos);
+    // The drivers describe an open port in the same words (test_live_pcap compares a run's log
+    // with --check inside a namespace).
+    CHECK(describe_live_interface("eth1", LiveReader::tpacket_ring, size_t{64} << 20) ==
+          "pcap interface eth1 (TPACKET_V3 ring, 64 MiB, read in place)");
 }
 
 TEST_CASE("user and group: optional, names or ids, shown in the plan", "[fast]") {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <thread>
@@ -87,6 +88,17 @@ std::string write_live_config(const TempDir& dir, const std::string& interface) 
     return path;
 }
 
+// `taprec --check` on `config` inside the namespace: its output.
+std::string check_in_namespace(const VethNamespace& ns, const std::string& config) {
+    std::string out;
+    FILE* p = ::popen((ns.exec() + taprec_binary() + " --config " + config + " --check 2>&1").c_str(), "r");
+    if (p == nullptr) return out;
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, p)) out.append(buffer, n);
+    ::pclose(p);
+    return out;
+}
+
 // Runs taprec on `interface` while `capture` is sent once on `send_on`, then stops it.
 RunResult record_one_send(const VethNamespace& ns, const TempDir& dir, const std::string& interface,
                           const std::string& send_on, const std::string& capture) {
@@ -123,7 +135,10 @@ TEST_CASE("live capture on a veth records every frame sent, byte for byte, from 
     INFO(run.output);
     INFO(read_file(dir.path() + "/sent.txt"));
     REQUIRE(run.exit_code == 0);
-    CHECK(contains(run.output, "pcap interface cap0 (TPACKET_V3 ring"));
+    // What --check approves is what runs: the plan's reader is the one the run opened.
+    const std::string reader = "pcap interface cap0 (TPACKET_V3 ring, 128 MiB, read in place)";
+    CHECK(contains(check_in_namespace(ns, dir.path() + "/c.yaml"), "port a          " + reader));
+    CHECK(contains(run.output, "a: " + reader));
 
     const Capture input = read_capture(capture);
     const std::vector<Packet> output = published_packets(dir.path() + "/out/live");
@@ -225,7 +240,9 @@ TEST_CASE("an interface that is not Ethernet is read through libpcap", "[.root][
     const RunResult run = record_one_send(ns, dir, "lo", "lo", capture);
     INFO(run.output);
     REQUIRE(run.exit_code == 0);
-    CHECK(contains(run.output, "pcap interface lo"));
+    const std::string reader = "pcap interface lo (through libpcap)";
+    CHECK(contains(check_in_namespace(ns, dir.path() + "/c.yaml"), "port a          " + reader));
+    CHECK(contains(run.output, "a: " + reader));
     CHECK(!contains(run.output, "TPACKET_V3 ring"));
     const Capture input = read_capture(capture);
     const std::vector<Packet> output = published_packets(dir.path() + "/out/live");

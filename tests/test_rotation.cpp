@@ -20,16 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Sets an environment variable the daemon inherits, for as long as the object lives.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
-    ~ScopedEnv() { ::unsetenv(name_); }
-
-private:
-    const char* name_;
-};
-
 constexpr const char* publish_delay = "TAPREC_TEST_PUBLISH_DELAY_MS";
 
 std::string rotation_config(const std::string& capture, const std::string& out,

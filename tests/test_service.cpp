@@ -94,21 +94,6 @@ private:
     std::vector<std::string> messages_;
 };
 
-// Sets environment variables for the daemon run_taprec starts, and removes them afterwards.
-class ScopedEnv {
-public:
-    void set(const char* name, const std::string& value) {
-        ::setenv(name, value.c_str(), 1);
-        names_.push_back(name);
-    }
-    ~ScopedEnv() {
-        for (const char* name : names_) ::unsetenv(name);
-    }
-
-private:
-    std::vector<const char*> names_;
-};
-
 size_t index_of(const std::vector<std::string>& messages, const std::string& part, size_t from = 0) {
     for (size_t i = from; i < messages.size(); ++i)
         if (messages[i].find(part) != std::string::npos) return i;

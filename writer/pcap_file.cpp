@@ -48,6 +48,11 @@ static bool aligned_for_direct(const std::byte* p) noexcept {
 }
 
 void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
+    // What O_DIRECT needs, made before the file: a failure to make them leaves nothing open.
+    const bool spares = blocks_[0] != nullptr;
+    if (direct && !staging_)
+        staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
+    if (direct && spares && !background_) background_ = std::make_unique<BlockWriteThread>();
     const mode_t mode = file_mode & 07777;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "create " + path);
@@ -56,13 +61,9 @@ void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
     ::fchmod(fd_, mode);
     // O_DIRECT is set after creating the file: a file system that refuses it (tmpfs) then fails
     // the fcntl, and the file is written through the page cache instead.
-    const bool spares = blocks_[0] != nullptr;
     direct_ = direct && block_size_ % direct_alignment == 0 && aligned_for_direct(buffer_) &&
               (!spares || aligned_for_direct(blocks_[1])) &&
               ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_DIRECT) == 0;
-    if (direct_ && !staging_)
-        staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
-    if (direct_ && spares && !background_) background_ = std::make_unique<BlockWriteThread>();
     used_ = 0;
     handed_size_ = 0;
     confirmed_size_ = 0;
@@ -111,6 +112,7 @@ void PcapFile::append_slow(const PacketRef& packet, const PacketSource* source,
     last_frame_ = {p, packet.caplen};
     used_ += record;
     ++packets_;
+    ++records_kept_;
     ++buffered_packets_[packet.port];
     buffered_bytes_[packet.port] += packet.caplen;
 }
@@ -136,6 +138,7 @@ void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
     std::memcpy(buffer_, staging_.get() + head, record - head);
     used_ = record - head;
     ++packets_;
+    ++records_kept_;
     buffered_packets_[packet.port] = 1;
     buffered_bytes_[packet.port] = caplen;
 }
@@ -223,7 +226,15 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
     used_ = 0;
     buffered_packets_ = {};
     buffered_bytes_ = {};
-    if (handed_size_ == 0) write_file_header();  // the header went with the lost block
+    if (handed_size_ == 0) {
+        // The header went with the lost block. It goes back at once: a file closed now (the
+        // failure found by its last flush) must still be a pcap file.
+        write_file_header();
+        if (write_all_at(fd_, buffer_, used_, 0) == 0) {
+            handed_size_ = confirmed_size_ = used_;
+            used_ = 0;
+        }
+    }
 }
 
 void PcapFile::flush(FlushResult& flushed) noexcept {

@@ -77,6 +77,9 @@ public:
     uint64_t write_failures() const noexcept { return write_failures_; }
     bool write_in_flight() const noexcept { return background_ && background_->in_flight() != 0; }
     uint64_t packets() const noexcept { return packets_; }
+    // Records append() kept (counting up over files): one that did not move it was lost with a
+    // failed write, even where packets() moved (the loss took others away with it).
+    uint64_t records_kept() const noexcept { return records_kept_; }
     // Packets in the buffer, not yet handed to the kernel.
     uint64_t unwritten_packets() const noexcept { return buffered_packets_[0] + buffered_packets_[1]; }
 
@@ -94,6 +97,7 @@ public:
         last_frame_ = {p, packet.caplen};
         used_ += record;
         ++packets_;
+        ++records_kept_;
         ++buffered_packets_[packet.port];
         buffered_bytes_[packet.port] += packet.caplen;
     }
@@ -169,6 +173,7 @@ private:
     // not confirmed: cutting back to the last whole record removes them too.
     size_t confirmed_split_head_ = 0;
     uint64_t packets_ = 0;
+    uint64_t records_kept_ = 0;
     // Records sitting in the buffer, per port: what a flush turns into written, or into lost.
     std::array<uint64_t, max_ports_per_tap> buffered_packets_{};
     std::array<uint64_t, max_ports_per_tap> buffered_bytes_{};

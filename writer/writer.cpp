@@ -130,13 +130,13 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
             continue;
         }
         const uint64_t events_before = file_.write_events();
-        const uint64_t packets_before = file_.packets();
+        const uint64_t kept_before = file_.records_kept();
         file_.append(p, setup_.sources[p.port], flushed);
         if (file_.write_events() != events_before) [[unlikely]]
             index_written();
         ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
-        if (file_.packets() != packets_before) [[likely]]  // else lost with a failed write
+        if (file_.records_kept() != kept_before) [[likely]]  // else lost with a failed write
             index_record();
         newest_ts_ns_ = std::max(newest_ts_ns_, p.ts_ns);
     }
@@ -177,6 +177,7 @@ void Writer::index_written() noexcept {
     seen_write_failures_ = failures;
     if (!index_.is_open()) return;
     if (failed) [[unlikely]] {
+        index_.follow(0, file_.confirmed_size());  // the blocks before the cut stay indexed
         index_.discard();
     } else {
         if (const int error = index_.follow(file_.handed_size(), file_.confirmed_size());

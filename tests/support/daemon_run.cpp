@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,35 @@ std::string taprec_binary() {
     const char* bin = std::getenv("TAPREC_BIN");
     if (bin == nullptr) throw std::runtime_error("TAPREC_BIN is not set (run under meson test)");
     return bin;
+}
+
+FileSizeLimit::FileSizeLimit(uint64_t bytes) {
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    soft_before_ = before.rlim_cur;
+    hard_ = before.rlim_max;
+    handler_before_ = ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{rlim_t(bytes), before.rlim_max};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) throw std::runtime_error("setrlimit RLIMIT_FSIZE failed");
+}
+
+FileSizeLimit::~FileSizeLimit() {
+    const rlimit before{rlim_t(soft_before_), rlim_t(hard_)};
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    ::signal(SIGXFSZ, handler_before_);
+}
+
+void ScopedEnv::set(const char* name, const std::string& value) {
+    const char* before = std::getenv(name);
+    saved_.push_back({name, before != nullptr, before != nullptr ? before : ""});
+    ::setenv(name, value.c_str(), 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+        if (it->was_set) ::setenv(it->name.c_str(), it->value.c_str(), 1);
+        else ::unsetenv(it->name.c_str());
+    }
 }
 
 TempDir::TempDir() {

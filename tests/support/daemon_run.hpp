@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,6 +26,41 @@ public:
 
 private:
     std::string path_;
+};
+
+// While it lives, files this process (and the daemons it starts) writes may not grow past
+// `bytes` (RLIMIT_FSIZE): writes beyond fail with EFBIG, as on a full disk, but at a chosen
+// offset. SIGXFSZ is ignored meanwhile, as a process that counts the loss must.
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(uint64_t bytes);
+    ~FileSizeLimit();
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+private:
+    uint64_t soft_before_ = 0, hard_ = 0;
+    void (*handler_before_)(int) = nullptr;
+};
+
+// Environment variables for the daemons run_taprec starts, each as it was again when the object
+// goes away.
+class ScopedEnv {
+public:
+    ScopedEnv() = default;
+    ScopedEnv(const char* name, const std::string& value) { set(name, value); }
+    ~ScopedEnv();
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+    void set(const char* name, const std::string& value);
+
+private:
+    struct Saved {
+        std::string name;
+        bool was_set = false;
+        std::string value;
+    };
+    std::vector<Saved> saved_;
 };
 
 void write_file(const std::string& path, const std::string& text);

@@ -177,7 +177,14 @@ static void record_with_failing_writes(const TempDir& dir, const std::string& ca
     CHECK(stats.u64("stages.writer.write_errors") > 0);
     CHECK(stats.u64("ports.a.dropped_writer") > 0);
     CHECK(invariant_holds(stats, "a"));
-    REQUIRE(published_files(dir.path() + "/out/w").size() == 1);
+    const std::vector<std::string> files = published_files(dir.path() + "/out/w");
+    REQUIRE(files.size() == 1);
+    // index.jsonl counts the records the file kept, per port too, not those lost with a block.
+    const Json line = parse_json(read_lines(dir.path() + "/out/w/.meta/index.jsonl").at(0));
+    const size_t kept = read_capture(files[0]).packets.size();
+    CHECK(line.u64("packets") == kept);
+    CHECK(line.u64("ports.a.packets") == kept);
+    CHECK(stats.u64("ports.a.written") == kept);
 }
 
 TEST_CASE("writes that fail (a file size limit) leave an index that covers exactly the records "
@@ -215,7 +222,14 @@ static void record_with_write_fault(const TempDir& dir, const std::string& captu
     CHECK(stats.u64("stages.writer.write_errors") == 1);
     CHECK(stats.u64("ports.a.dropped_writer") > 0);
     CHECK(invariant_holds(stats, "a"));
-    REQUIRE(published_files(dir.path() + "/out/w").size() == 1);
+    const std::vector<std::string> files = published_files(dir.path() + "/out/w");
+    REQUIRE(files.size() == 1);
+    // index.jsonl counts the records the file kept, per port too, not those lost with a block.
+    const Json line = parse_json(read_lines(dir.path() + "/out/w/.meta/index.jsonl").at(0));
+    const size_t kept = read_capture(files[0]).packets.size();
+    CHECK(line.u64("packets") == kept);
+    CHECK(line.u64("ports.a.packets") == kept);
+    CHECK(stats.u64("ports.a.written") == kept);
 }
 
 TEST_CASE("O_DIRECT: a block write that fails with blocks queued leaves an index that covers "

@@ -68,7 +68,7 @@ void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
     handed_size_ = 0;
     confirmed_size_ = 0;
     confirmed_split_head_ = 0;
-    packets_ = 0;
+    file_packets_ = {};
     buffered_packets_ = {};
     buffered_bytes_ = {};
     write_file_header();
@@ -111,7 +111,7 @@ void PcapFile::append_slow(const PacketRef& packet, const PacketSource* source,
     copy_packet(packet, source, p, packet.caplen);
     last_frame_ = {p, packet.caplen};
     used_ += record;
-    ++packets_;
+    ++file_packets_[packet.port];
     ++records_kept_;
     ++buffered_packets_[packet.port];
     buffered_bytes_[packet.port] += packet.caplen;
@@ -137,7 +137,7 @@ void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
     last_frame_ = {staging_.get() + record_header_size, caplen};
     std::memcpy(buffer_, staging_.get() + head, record - head);
     used_ = record - head;
-    ++packets_;
+    ++file_packets_[packet.port];
     ++records_kept_;
     buffered_packets_[packet.port] = 1;
     buffered_bytes_[packet.port] = caplen;
@@ -186,7 +186,7 @@ void PcapFile::end_oldest_write(FlushResult& flushed, int extra_port) noexcept {
     for (;;) {
         for (size_t port = 0; port < max_ports_per_tap; ++port) {
             flushed.lost[port] += block.packets[port];
-            packets_ -= block.packets[port];
+            file_packets_[port] -= block.packets[port];
         }
         if (background_->in_flight() == 0) break;
         background_->wait_oldest();
@@ -221,7 +221,8 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
     }
     for (size_t port = 0; port < max_ports_per_tap; ++port)
         flushed.lost[port] += buffered_packets_[port];
-    packets_ -= buffered_packets_[0] + buffered_packets_[1];
+    for (size_t port = 0; port < max_ports_per_tap; ++port)
+        file_packets_[port] -= buffered_packets_[port];
     if (extra_port >= 0) ++flushed.lost[size_t(extra_port)];
     used_ = 0;
     buffered_packets_ = {};

@@ -76,7 +76,10 @@ public:
     uint64_t write_events() const noexcept { return write_events_; }
     uint64_t write_failures() const noexcept { return write_failures_; }
     bool write_in_flight() const noexcept { return background_ && background_->in_flight() != 0; }
-    uint64_t packets() const noexcept { return packets_; }
+    uint64_t packets() const noexcept { return file_packets_[0] + file_packets_[1]; }
+    // The records of one port in the file (those lost to a failed write taken away again): what
+    // index.jsonl says per port.
+    uint64_t packets(uint16_t port) const noexcept { return file_packets_[port]; }
     // Records append() kept (counting up over files): one that did not move it was lost with a
     // failed write, even where packets() moved (the loss took others away with it).
     uint64_t records_kept() const noexcept { return records_kept_; }
@@ -96,7 +99,7 @@ public:
         std::memcpy(p, packet.data, packet.caplen);
         last_frame_ = {p, packet.caplen};
         used_ += record;
-        ++packets_;
+        ++file_packets_[packet.port];
         ++records_kept_;
         ++buffered_packets_[packet.port];
         buffered_bytes_[packet.port] += packet.caplen;
@@ -172,7 +175,7 @@ private:
     // O_DIRECT: of the confirmed bytes, the head of a record split over their end whose tail is
     // not confirmed: cutting back to the last whole record removes them too.
     size_t confirmed_split_head_ = 0;
-    uint64_t packets_ = 0;
+    std::array<uint64_t, max_ports_per_tap> file_packets_{};
     uint64_t records_kept_ = 0;
     // Records sitting in the buffer, per port: what a flush turns into written, or into lost.
     std::array<uint64_t, max_ports_per_tap> buffered_packets_{};

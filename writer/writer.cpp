@@ -134,7 +134,6 @@ void Writer::write_burst(std::span<const PacketRef> burst, uint64_t now_ns) noex
         file_.append(p, setup_.sources[p.port], flushed);
         if (file_.write_events() != events_before) [[unlikely]]
             index_written();
-        ++file_packets_[p.port];
         last_ts_ns_ = p.ts_ns;
         if (file_.records_kept() != kept_before) [[likely]]  // else lost with a failed write
             index_record();
@@ -282,7 +281,6 @@ void Writer::open_file(uint64_t first_ts_ns, uint64_t now_ns) noexcept {
     open_index();
     first_ts_ns_ = first_ts_ns;
     last_ts_ns_ = first_ts_ns;
-    file_packets_ = {};
     // Time rotation follows the wall clock, aligned to the interval: 300 s publishes at :00, :05.
     const uint64_t interval = setup_.output.rotate.seconds * ns_per_second;
     deadline_ns_ = interval == 0 ? 0 : (now_ns / interval + 1) * interval;
@@ -305,7 +303,8 @@ void Writer::close_and_publish() noexcept {
     closed.last_ns = last_ts_ns_;
     closed.packets = file_.packets();
     closed.bytes = file_.size();
-    closed.port_packets = file_packets_;
+    for (uint16_t port = 0; port < max_ports_per_tap; ++port)
+        closed.port_packets[port] = file_.packets(port);
     // The counts of this file's index.jsonl line end here, and the next file's start here: the
     // workers count ahead of the writer, so a snapshot when the next file opens would miss what
     // they counted in between, and the per-file counts would no longer add up to the totals.

@@ -109,7 +109,6 @@ private:
     uint64_t last_ts_ns_ = 0;
     uint64_t deadline_ns_ = 0;  // wall clock time of the next time rotation
     uint64_t unwritten_since_ns_ = 0;  // wall clock time the oldest unwritten packet was buffered
-    PerPort<uint64_t> file_packets_{};
     uint64_t seen_rotate_generation_ = 0;
     uint64_t retry_open_ns_ = 0;  // after a failed create, drop (counted) until then
     uint64_t newest_ts_ns_ = 0;   // the newest timestamp written: what a clamped stamp becomes

@@ -15,8 +15,6 @@ namespace taprec {
 
 namespace {
 
-constexpr uint16_t arphrd_ether = ARPHRD_ETHER;  // what the TPACKET_V3 reader takes
-
 // A net_pcap vdev that replays a file: one queue, no RSS, lossless.
 bool is_replay(const PortConfig& port) {
     if (port.driver != DriverKind::dpdk) return false;
@@ -50,10 +48,11 @@ PortPlan plan_port(const Config& config, const TapConfig& tap, const PortConfig&
     p.ports_in_tap = peer != nullptr ? 2 : 1;
     p.workers_given = tap.workers.has_value();
     if (port.driver == DriverKind::pcap && !port.interface.empty()) {
+        // A name the facts lack (libpcap's own devices such as any, an interface's altname) is
+        // left to the driver, which asks the kernel when it opens it.
         const auto type = machine.interface_types.find(port.interface);
-        p.live_reader = type != machine.interface_types.end() && type->second == arphrd_ether
-                            ? LiveReader::tpacket_ring
-                            : LiveReader::libpcap;
+        if (type != machine.interface_types.end())
+            p.live_reader = type->second == ARPHRD_ETHER ? LiveReader::tpacket_ring : LiveReader::libpcap;
     }
     if (port.driver != DriverKind::dpdk) return p;
     p.replay = is_replay(port);
@@ -273,7 +272,7 @@ std::string describe_live_interface(const std::string& interface, LiveReader rea
     case LiveReader::libpcap: return name + " (through libpcap)";
     case LiveReader::none: break;
     }
-    return name;
+    return name + " (its TPACKET_V3 ring if the kernel calls it Ethernet, else libpcap)";
 }
 
 RunPlan make_plan(const Config& config, const MachineFacts& machine) {

@@ -24,13 +24,14 @@ struct MachineFacts {
     uint64_t free_hugepage_bytes = 0;
     bool hugetlbfs_mounted = false;
     uint64_t available_memory_bytes = 0;  // MemAvailable: what --no-huge can take
-    // The hardware type (ARPHRD_*, /sys/class/net/NAME/type) of each network interface here.
+    // The hardware type (ARPHRD_*) of each network interface of this network namespace.
     std::map<std::string, uint16_t> interface_types;
 };
 
 // How the pcap driver reads a live interface: an Ethernet interface from its own TPACKET_V3 ring,
 // in place (drivers/tpacket_source); anything else (lo, tun, libpcap's own devices such as any)
 // through libpcap (drivers/pcap_source). The same socket and frames either way.
+// none: not a live port, or a name the machine's facts lack, which the driver settles at open.
 enum class LiveReader : uint8_t { none, tpacket_ring, libpcap };
 // The ring: the kernel's burst buffer and the room for packets in flight together (what libpcap's
 // 64 MiB ring and the 64 MiB arena its packets were copied into were), in 1 MiB blocks.

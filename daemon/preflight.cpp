@@ -22,6 +22,7 @@
 #include "config/validate.hpp"
 #include "config/dpdk_device.hpp"
 #include "drivers/dpdk_eal.hpp"
+#include "drivers/tpacket_source.hpp"
 
 namespace taprec {
 namespace {
@@ -257,11 +258,7 @@ MachineFacts read_machine_facts() {
         if (key == "MemAvailable:") facts.available_memory_bytes = kb * 1024;
         meminfo.ignore(64, '\n');
     }
-    for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
-        unsigned type = 0;
-        if (std::ifstream(entry.path() / "type") >> type)
-            facts.interface_types[entry.path().filename()] = uint16_t(type);
-    }
+    facts.interface_types = interface_hardware_types();
     return facts;
 }
 

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -46,12 +47,12 @@ private:
     int fd_;
 };
 
-uint16_t hardware_type(int fd, const std::string& interface) {
+// ARPHRD_* of `interface` in this process's network namespace, asked through any socket `fd`;
+// nothing for a name that is no interface here (libpcap's own devices, such as any).
+std::optional<uint16_t> hardware_type(int fd, const std::string& interface) {
     ifreq request{};
     std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
-    if (::ioctl(fd, SIOCGIFHWADDR, &request) != 0)
-        throw std::runtime_error("pcap interface " + interface + ": " + std::strerror(errno) +
-                                 "; check the name with `ip link`");
+    if (::ioctl(fd, SIOCGIFHWADDR, &request) != 0) return std::nullopt;
     return request.ifr_hwaddr.sa_family;
 }
 
@@ -264,6 +265,21 @@ private:
 
 }  // namespace
 
+std::map<std::string, uint16_t> interface_hardware_types() {
+    std::map<std::string, uint16_t> types;
+    // A datagram socket needs no privilege, and asks the namespace the capture will run in
+    // (sysfs may show another one: nsenter without remounting /sys).
+    Socket socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (socket.get() < 0) return types;
+    struct if_nameindex* names = ::if_nameindex();
+    if (names == nullptr) return types;
+    for (const struct if_nameindex* n = names; n->if_index != 0; ++n)
+        if (const std::optional<uint16_t> type = hardware_type(socket.get(), n->if_name))
+            types[n->if_name] = *type;
+    ::if_freenameindex(names);
+    return types;
+}
+
 std::unique_ptr<PacketSource> open_tpacket_source(const PortConfig& port,
                                                   const TpacketOptions& options) {
     Socket socket(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
@@ -274,7 +290,7 @@ std::unique_ptr<PacketSource> open_tpacket_source(const PortConfig& port,
                                  (error == EPERM ? "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN"
                                                  : ""));
     }
-    if (hardware_type(socket.get(), port.interface) != ARPHRD_ETHER) return nullptr;
+    if (hardware_type(socket.get(), port.interface) != ARPHRD_ETHER) return nullptr;  // libpcap's
     return std::make_unique<TpacketSource>(port, options, std::move(socket));
 }
 

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 #include "config/plan.hpp"
@@ -30,6 +32,10 @@ struct TpacketOptions {
     size_t ring_bytes = live_ring_bytes;  // config/plan.hpp: what --check says
     uint32_t block_size = live_ring_block_bytes;
 };
+
+// The hardware type (ARPHRD_*) of every network interface of this process's network namespace,
+// by name: what the plan chooses a live port's reader by (MachineFacts::interface_types).
+std::map<std::string, uint16_t> interface_hardware_types();
 
 // The port, or nullptr when the interface is not Ethernet (libpcap reads it then). Throws
 // std::runtime_error naming the interface and what to do.

@@ -159,108 +159,104 @@ TEST_CASE("every published file has a block index that covers it record by recor
     }
 }
 
-// One file of `capture` written under a file size limit of `limit_bytes`; checks the counts.
-static void record_with_failing_writes(const TempDir& dir, const std::string& capture,
-                                const std::string& speed, bool direct, uint64_t limit_bytes) {
-    write_file(dir.path() + "/c.yaml",
-               file_port_config(capture, dir.path() + "/out", speed,
-                                std::string("  rotate: {bytes: 0, seconds: 0}\n  direct_io: ") +
-                                    (direct ? "true" : "false") + "\n"));
-    RunResult run;
-    {
-        const FileSizeLimit limit(limit_bytes);
-        run = run_taprec({"--config", dir.path() + "/c.yaml"});
-    }
+// DIR/c.yaml: `capture` replayed into one file (no rotation), with or without direct_io.
+static std::string one_file_config(const TempDir& dir, const std::string& capture,
+                                   const std::string& speed, bool direct) {
+    const std::string path = dir.path() + "/c.yaml";
+    write_file(path, file_port_config(capture, dir.path() + "/out", speed,
+                                      std::string("  rotate: {bytes: 0, seconds: 0}\n  direct_io: ") +
+                                          (direct ? "true" : "false") + "\n"));
+    return path;
+}
+
+// A run whose writes failed `failures` times (0: at least once): every packet counted once, the
+// file's records what index.jsonl and `written` say, and its index covering exactly them.
+// Returns the index's blocks.
+static size_t check_failed_writes_accounted(const TempDir& dir, const RunResult& run,
+                                            uint64_t failures) {
     INFO(run.output);
     REQUIRE(run.exit_code == 0);
-    const Json stats = final_stats(dir.path() + "/out/w");
-    CHECK(stats.u64("stages.writer.write_errors") > 0);
+    const std::string tap = dir.path() + "/out/w";
+    const Json stats = final_stats(tap);
+    if (failures == 0) CHECK(stats.u64("stages.writer.write_errors") > 0);
+    else CHECK(stats.u64("stages.writer.write_errors") == failures);
     CHECK(stats.u64("ports.a.dropped_writer") > 0);
     CHECK(invariant_holds(stats, "a"));
-    const std::vector<std::string> files = published_files(dir.path() + "/out/w");
+    const std::vector<std::string> files = published_files(tap);
     REQUIRE(files.size() == 1);
     // index.jsonl counts the records the file kept, per port too, not those lost with a block.
-    const Json line = parse_json(read_lines(dir.path() + "/out/w/.meta/index.jsonl").at(0));
+    const Json line = parse_json(read_lines(tap + "/.meta/index.jsonl").at(0));
     const size_t kept = read_capture(files[0]).packets.size();
     CHECK(line.u64("packets") == kept);
     CHECK(line.u64("ports.a.packets") == kept);
     CHECK(stats.u64("ports.a.written") == kept);
+    // No entry for a lost record, none missing for a kept one.
+    return check_indexes(tap);
+}
+
+// The daemon on `config` with tests/support/write_fault_shim preloaded: its `slow`th big write
+// waits `slow_ms`, its `fail`th fails with ENOSPC.
+static RunResult run_with_write_fault(const std::string& config, int slow, int slow_ms, int fail) {
+    const char* shim = std::getenv("TAPREC_WRITE_FAULT_SHIM");
+    REQUIRE(shim != nullptr);  // set by meson (tests/meson.build)
+    const char* preload = std::getenv("LD_PRELOAD");
+    ScopedEnv env;
+    env.set("LD_PRELOAD", std::string(shim) + (preload != nullptr ? std::string(":") + preload : ""));
+    env.set("TAPREC_TEST_SLOW_WRITE", std::to_string(slow));
+    env.set("TAPREC_TEST_SLOW_MS", std::to_string(slow_ms));
+    env.set("TAPREC_TEST_FAIL_WRITE", std::to_string(fail));
+    // Under AddressSanitizer its runtime must come first; the shim comes first here.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    env.set("ASAN_OPTIONS", std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0");
+    const RunResult run = run_taprec({"--config", config});
+    CHECK(contains(run.output, "No space left on device"));
+    return run;
 }
 
 TEST_CASE("writes that fail (a file size limit) leave an index that covers exactly the records "
           "the file kept", "[fast][index]") {
     TempDir dir;
-    const std::string capture = repeated_capture(dir, "vlan-http-session.pcap");  // ~6 MB
-    // Two and a half blocks, then every write past it fails: the cut leaves the file at a record
-    // boundary inside the third block, and later writes fail again and again.
-    record_with_failing_writes(dir, capture, "max", false, (uint64_t{5} << 20) / 2);
-    // No entry for a lost record, none missing for a kept one: the index covers the file.
-    CHECK(check_indexes(dir.path() + "/out/w") >= 2);
-}
-
-// One file of `capture` with direct_io, its Nth big write made slow and its Mth failed
-// (tests/support/write_fault_shim); checks the counts.
-static void record_with_write_fault(const TempDir& dir, const std::string& capture,
-                                    const std::string& speed, int slow_write, int failed_write) {
-    write_file(dir.path() + "/c.yaml",
-               file_port_config(capture, dir.path() + "/out", speed,
-                                "  rotate: {bytes: 0, seconds: 0}\n  direct_io: true\n"));
-    const char* shim = std::getenv("TAPREC_WRITE_FAULT_SHIM");
-    REQUIRE(shim != nullptr);  // set by meson (tests/meson.build)
-    ScopedEnv env;
-    env.set("LD_PRELOAD", shim);
-    env.set("TAPREC_TEST_SLOW_WRITE", std::to_string(slow_write));
-    env.set("TAPREC_TEST_FAIL_WRITE", std::to_string(failed_write));
-    // Under AddressSanitizer its runtime must come first; the shim comes first here.
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    env.set("ASAN_OPTIONS", std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0");
-    const RunResult run = run_taprec({"--config", dir.path() + "/c.yaml"});
-    INFO(run.output);
-    REQUIRE(run.exit_code == 0);
-    CHECK(contains(run.output, "No space left on device"));
-    const Json stats = final_stats(dir.path() + "/out/w");
-    CHECK(stats.u64("stages.writer.write_errors") == 1);
-    CHECK(stats.u64("ports.a.dropped_writer") > 0);
-    CHECK(invariant_holds(stats, "a"));
-    const std::vector<std::string> files = published_files(dir.path() + "/out/w");
-    REQUIRE(files.size() == 1);
-    // index.jsonl counts the records the file kept, per port too, not those lost with a block.
-    const Json line = parse_json(read_lines(dir.path() + "/out/w/.meta/index.jsonl").at(0));
-    const size_t kept = read_capture(files[0]).packets.size();
-    CHECK(line.u64("packets") == kept);
-    CHECK(line.u64("ports.a.packets") == kept);
-    CHECK(stats.u64("ports.a.written") == kept);
+    const std::string config =
+        one_file_config(dir, repeated_capture(dir, "vlan-http-session.pcap"), "max", false);  // ~6 MB
+    // Every write past 2.5 MiB fails: the third block's is cut short, and the file goes back to
+    // the end of the second; later writes fail again and again.
+    const RunResult run = [&] {
+        const FileSizeLimit limit((uint64_t{5} << 20) / 2);
+        return run_taprec({"--config", config});
+    }();
+    CHECK(check_failed_writes_accounted(dir, run, 0) >= 2);
 }
 
 TEST_CASE("O_DIRECT: a block write that fails with blocks queued leaves an index that covers "
           "exactly the records the file kept", "[.o_direct][index]") {
     TempDir dir;
-    SECTION("found together with the block before it, written") {
-        // A burst of 2.5 MiB, a second of nothing, one packet. The first block's write takes
-        // 0.3 s and the second fails the moment it ends: the writer's next look finds both.
+    SECTION("found together with the written block before it, at close") {
+        // 2.5 MiB at full speed: two blocks queued when the input ends. The first write takes
+        // 0.3 s, the second fails the moment it ends; the close finds both at once.
         const Capture input = read_capture(test_data("vlan-http-session.pcap"));
         Capture burst = input;
         burst.packets.clear();
         uint64_t t = 1'700'000'000'000'000'000ull;
-        // Two blocks and a half, not three: a third full block would wait for the first.
         for (uint64_t bytes = 0; bytes < (uint64_t{5} << 20) / 2;) {
             burst.packets.push_back(input.packets[burst.packets.size() % input.packets.size()]);
             burst.packets.back().ts_ns = t;
             bytes += 16 + burst.packets.back().caplen;
             t += 1000;
         }
-        burst.packets.push_back(input.packets[0]);
-        burst.packets.back().ts_ns = t + 1'000'000'000;
-        const std::string paused = dir.path() + "/burst.pcap";
-        write_capture(paused, burst);
-        record_with_write_fault(dir, paused, "realtime", 1, 2);
-        CHECK(check_indexes(dir.path() + "/out/w") >= 2);
+        const std::string capture = dir.path() + "/burst.pcap";
+        write_capture(capture, burst);
+        const RunResult run = run_with_write_fault(one_file_config(dir, capture, "max", true), 1, 300, 2);
+        // The file keeps the first block's whole records; its index entry must not go with the
+        // failed block's.
+        CHECK(check_failed_writes_accounted(dir, run, 1) == 1);
     }
     SECTION("found when the queue is full, with the record split over the blocks lost") {
-        // Full speed: the second block's write takes 0.3 s and fails; meanwhile the third is
-        // queued, and the fourth, full, waits for the second.
-        record_with_write_fault(dir, repeated_capture(dir, "vlan-http-session.pcap"), "max", 2, 2);
-        CHECK(check_indexes(dir.path() + "/out/w") >= 3);
+        // ~6 MB at full speed: the second block's write takes a second and fails; meanwhile the
+        // third is queued, and the fourth, full, waits for the second.
+        const std::string config =
+            one_file_config(dir, repeated_capture(dir, "vlan-http-session.pcap"), "max", true);
+        const RunResult run = run_with_write_fault(config, 2, 1000, 2);
+        CHECK(check_failed_writes_accounted(dir, run, 1) >= 2);  // the first block, then the rest
     }
 }
 

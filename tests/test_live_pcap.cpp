@@ -250,6 +250,26 @@ TEST_CASE("an interface that is not Ethernet is read through libpcap", "[.root][
     CHECK(frames_differing(output, input) == 0);
 }
 
+TEST_CASE("libpcap's 'any' device is read through libpcap, as --check says", "[.root][netns]") {
+    REQUIRE(geteuid() == 0);
+    VethNamespace ns;
+    REQUIRE(ns.ok());
+    TempDir dir;
+    const std::string capture = test_data("ftp-ipv4.pcap");
+    const RunResult run = record_one_send(ns, dir, "any", "send0", capture);
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    // No interface is called any: the plan leaves it to the driver, which finds no Ethernet.
+    CHECK(contains(check_in_namespace(ns, dir.path() + "/c.yaml"), "pcap interface any (its TPACKET_V3 ring"));
+    CHECK(contains(run.output, "a: pcap interface any (through libpcap)"));
+    const std::vector<std::string> files = published_files(dir.path() + "/out/live");
+    REQUIRE(files.size() == 1);
+    const Capture output = read_capture(files[0]);
+    CHECK(output.link_type == 113);  // LINUX_SLL: libpcap's cooked header for any
+    // Both ends of the veth pair are in the namespace: each frame is seen leaving and arriving.
+    CHECK(output.packets.size() >= read_capture(capture).packets.size());
+}
+
 // While the daemon is stopped the kernel goes on filling the ring; what does not fit is dropped
 // by the kernel, and must be counted: every frame sent is either recorded or in nic_missed.
 TEST_CASE("a full ring drops what does not fit and counts every frame it dropped",

@@ -48,11 +48,7 @@ static bool aligned_for_direct(const std::byte* p) noexcept {
 }
 
 void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
-    // What O_DIRECT needs, made before the file: a failure to make them leaves nothing open.
     const bool spares = blocks_[0] != nullptr;
-    if (direct && !staging_)
-        staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
-    if (direct && spares && !background_) background_ = std::make_unique<BlockWriteThread>();
     const mode_t mode = file_mode & 07777;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "create " + path);
@@ -64,6 +60,15 @@ void PcapFile::open(const std::string& path, bool direct, uint32_t file_mode) {
     direct_ = direct && block_size_ % direct_alignment == 0 && aligned_for_direct(buffer_) &&
               (!spares || aligned_for_direct(blocks_[1])) &&
               ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_DIRECT) == 0;
+    try {
+        // Made once, for the first file O_DIRECT takes (where it refuses, never).
+        if (direct_ && !staging_)
+            staging_ = std::make_unique<std::byte[]>(record_header_size + max_record_data);
+        if (direct_ && spares && !background_) background_ = std::make_unique<BlockWriteThread>();
+    } catch (...) {
+        ::close(std::exchange(fd_, -1));  // nothing is left open
+        throw;
+    }
     used_ = 0;
     handed_size_ = 0;
     confirmed_size_ = 0;

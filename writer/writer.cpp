@@ -175,18 +175,19 @@ void Writer::index_written() noexcept {
     const bool failed = failures != seen_write_failures_;
     seen_write_failures_ = failures;
     if (!index_.is_open()) return;
+    int error = 0;
     if (failed) [[unlikely]] {
-        index_.follow(0, file_.confirmed_size());  // the blocks before the cut stay indexed
+        error = index_.follow(0, file_.confirmed_size());  // the blocks before the cut stay indexed
         index_.discard();
     } else {
-        if (const int error = index_.follow(file_.handed_size(), file_.confirmed_size());
-            error != 0 && !index_failure_logged_) {
-            index_failure_logged_ = true;
-            notices_.add(NoticeLevel::warning,
-                         "block index of " + setup_.directory->partial_path(name_) +
-                             " cannot be written: " + std::strerror(error) +
-                             "; taprec query reads the rest of this file in full (logged once)");
-        }
+        error = index_.follow(file_.handed_size(), file_.confirmed_size());
+    }
+    if (error != 0 && !index_failure_logged_) {
+        index_failure_logged_ = true;
+        notices_.add(NoticeLevel::warning,
+                     "block index of " + setup_.directory->partial_path(name_) +
+                         " cannot be written: " + std::strerror(error) +
+                         "; taprec query reads the rest of this file in full (logged once)");
     }
 }
 

@@ -152,10 +152,8 @@ private:
         std::memcpy(p, header, sizeof header);
         return p + sizeof header;
     }
-    // The buffer's records reached the file (or the write thread): move them to `flushed` (or to
-    // the in-flight counts).
+    // The buffer's records reached the file: counted written in `flushed`.
     void count_written(FlushResult& flushed) noexcept;
-    void hand_to_write_thread() noexcept;
 
     std::byte* buffer_;  // blocks_[filling_]
     // With spare blocks: the buffer and the spares; those in flight precede blocks_[filling_].

@@ -123,12 +123,9 @@ int BlockIndexer::seal() noexcept {
 
 int BlockIndexer::follow(uint64_t handed, uint64_t confirmed) noexcept {
     if (fd_ < 0) return 0;
-    if (summary_.packets != 0 && summary_.end <= handed) {
-        if (held_count_ == held_.size()) {
-            // Never with the writer's two blocks in flight: the oldest entry goes out early
-            // rather than two blocks merging into one (both are true of the file soon).
-            if (const int error = write_oldest_held(); error != 0) return error;
-        }
+    // All slots held (more blocks in flight than any writer keeps): the records stay pending
+    // and join the next entry, rather than an entry going out before its bytes are in the file.
+    if (summary_.packets != 0 && summary_.end <= handed && held_count_ != held_.size()) {
         HeldEntry& entry = held_[(held_first_ + held_count_++) % held_.size()];
         entry.end = summary_.end;
         build_entry(entry.bytes);

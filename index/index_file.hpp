@@ -31,9 +31,9 @@ std::string writing_index_name(const std::string& pcap_name);
 std::string published_index_path(const std::string& pcap_path);
 
 // Writes the index of one pcap file as its blocks are written: add() each record, seal() once
-// the records added so far are in the file, discard() when their write failed. A writer with a
-// block write in flight calls follow() instead of seal(): the records handed over are held as
-// one entry, written when their block is confirmed.
+// the records added so far are in the file, discard() when their write failed. The writer calls
+// follow() instead of seal(): records handed to a write still in flight are held as one entry,
+// written when their block is confirmed.
 class BlockIndexer {
 public:
     BlockIndexer();

@@ -150,7 +150,7 @@ void PcapFile::append_split(const PacketRef& packet, const PacketSource* source,
 
 void PcapFile::write_full_block(FlushResult& flushed, size_t split_head, int extra_port) noexcept {
     ++write_events_;
-    if (background_ && direct_) {
+    if (background_) {  // O_DIRECT files only: append_split is their path
         BlockInFlight& block =
             in_flight_[(oldest_ + background_->in_flight()) % BlockWriteThread::capacity];
         background_->start(fd_, buffer_, block_size_, handed_size_);
@@ -174,10 +174,22 @@ void PcapFile::write_full_block(FlushResult& flushed, size_t split_head, int ext
 }
 
 void PcapFile::end_oldest_write(FlushResult& flushed, int extra_port) noexcept {
-    const int error = background_->wait_oldest();
+    // The oldest write's result, and its block's records, taken off the queue together.
+    auto take_oldest = [&](int& error) {
+        error = background_->wait_oldest();
+        const BlockInFlight block = std::exchange(in_flight_[oldest_], {});
+        oldest_ = (oldest_ + 1) % BlockWriteThread::capacity;
+        return block;
+    };
+    auto lose = [&](const BlockInFlight& block) {
+        for (size_t port = 0; port < max_ports_per_tap; ++port) {
+            flushed.lost[port] += block.packets[port];
+            file_packets_[port] -= block.packets[port];
+        }
+    };
+    int error = 0;
+    const BlockInFlight block = take_oldest(error);
     ++write_events_;
-    BlockInFlight block = std::exchange(in_flight_[oldest_], {});
-    oldest_ = (oldest_ + 1) % BlockWriteThread::capacity;
     if (error == 0) {
         confirmed_size_ += block_size_;
         confirmed_split_head_ = block.split_head;
@@ -188,16 +200,8 @@ void PcapFile::end_oldest_write(FlushResult& flushed, int extra_port) noexcept {
         return;
     }
     // The blocks after it may reach the file, but the cut below takes them away again.
-    for (;;) {
-        for (size_t port = 0; port < max_ports_per_tap; ++port) {
-            flushed.lost[port] += block.packets[port];
-            file_packets_[port] -= block.packets[port];
-        }
-        if (background_->in_flight() == 0) break;
-        background_->wait_oldest();
-        block = std::exchange(in_flight_[oldest_], {});
-        oldest_ = (oldest_ + 1) % BlockWriteThread::capacity;
-    }
+    lose(block);
+    for (int ignored = 0; background_->in_flight() != 0;) lose(take_oldest(ignored));
     cut_back(flushed, error, extra_port);
 }
 
@@ -224,10 +228,10 @@ void PcapFile::cut_back(FlushResult& flushed, int error, int extra_port) noexcep
         ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
         direct_ = false;
     }
-    for (size_t port = 0; port < max_ports_per_tap; ++port)
+    for (size_t port = 0; port < max_ports_per_tap; ++port) {
         flushed.lost[port] += buffered_packets_[port];
-    for (size_t port = 0; port < max_ports_per_tap; ++port)
         file_packets_[port] -= buffered_packets_[port];
+    }
     if (extra_port >= 0) ++flushed.lost[size_t(extra_port)];
     used_ = 0;
     buffered_packets_ = {};

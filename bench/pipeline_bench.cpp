@@ -8,7 +8,7 @@
 // prepared Ethernet/IPv4/TCP frames of many flows, and the real RxPollers, rings, Workers
 // (merge, filter, TCP loss estimator) and Writer (merge, copy into the file block) carry them
 // into pcap files under DIR (default /dev/shm). Every stage is a task of one loop on one thread,
-// as the daemon runs a tap whose stages are pinned to one core (TapPipeline::run_on_one_core),
+// as the daemon runs a tap whose stages are pinned to one core (TapPipeline::run_loop),
 // and each stage's step() is timed. Printed in CPU nanoseconds per packet, the median run of R
 // (a stage's wall time times the share of the run the thread was on a CPU: on a shared machine
 // it is preempted at random points of the loop, which would otherwise count where they fell):

@@ -237,9 +237,27 @@ void print_tap(std::ostream& out, const Config& config, const TapPlan& plan, con
     row(out, "rings", std::to_string(plan.workers * plan.ports.size()) + " rx_to_worker and " +
                           std::to_string(plan.workers) + " worker_to_writer of " +
                           std::to_string(plan.ring_capacity) + " packets");
+    row(out, "threads", describe_tap_loops(plan.loops));
     row(out, "timestamps", std::string(name_of(tap.timestamps)) + ": " + plan.clock);
     row(out, "reorder", format_duration(tap.reorder_window_ns));
     row(out, "files", plan.directory + "  (in progress: .partial/, index and stats: .meta/)");
+}
+
+// Each tap's threads, with the cores of `threads` handed out as the run hands them out.
+void plan_threads(const Config& config, std::vector<TapPlan>& taps) {
+    std::vector<size_t> ports;
+    std::vector<uint32_t> workers;
+    for (const TapPlan& tap : taps) {
+        ports.push_back(tap.ports.size());
+        workers.push_back(tap.workers);
+    }
+    const std::vector<TapCores> cores = assign_cores(config.threads, ports, workers);
+    for (size_t t = 0; t < taps.size(); ++t) {
+        const bool live = std::all_of(taps[t].ports.begin(), taps[t].ports.end(), [](const PortPlan& p) {
+            return p.config.driver == DriverKind::pcap && !p.config.interface.empty();
+        });
+        taps[t].loops = plan_tap_loops(taps[t].name, cores[t], ports[t], workers[t], live);
+    }
 }
 
 std::string run_as(const Config& config) {
@@ -296,6 +314,7 @@ RunPlan make_plan(const Config& config, const MachineFacts& machine) {
         tp.clock = tap_clock(tap);
         plan.taps.push_back(std::move(tp));
     }
+    plan_threads(config, plan.taps);
     plan.dpdk = plan_dpdk(config, plan.taps);
     return plan;
 }

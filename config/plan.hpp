@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "config/mbuf_budget.hpp"
 #include "config/queue_plan.hpp"
+#include "config/thread_plan.hpp"
 
 namespace taprec {
 
@@ -79,6 +80,7 @@ struct TapPlan {
     std::string directory;        // DIRECTORY/NAME/
     std::string clock;            // where the tap's timestamps come from, in words
     TapQueuePlan queues;          // every RX queue polled and the worker each feeds
+    std::vector<TapLoop> loops;   // its threads and their stages (with `workers` workers)
 };
 
 struct DpdkPlan {

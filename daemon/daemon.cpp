@@ -109,30 +109,6 @@ void warn_upstream_loss(const TapSnapshot& now, const TapSnapshot& before, const
     }
 }
 
-// Cores for each tap's threads: the `threads` lists are handed out in order across taps.
-std::vector<TapCores> assign_cores(const Config& config,
-                                   const std::vector<std::unique_ptr<TapPipeline>>& taps) {
-    std::vector<TapCores> cores(taps.size());
-    size_t next_rx = 0, next_worker = 0;
-    for (size_t t = 0; t < taps.size(); ++t) {
-        for (size_t p = 0; p < taps[t]->port_count(); ++p, ++next_rx)
-            cores[t].rx.push_back(config.threads.rx.empty()
-                                      ? -1
-                                      : config.threads.rx[next_rx % config.threads.rx.size()]);
-        for (uint32_t w = 0; w < taps[t]->worker_count(); ++w, ++next_worker)
-            cores[t].workers.push_back(
-                config.threads.workers.empty()
-                    ? -1
-                    : config.threads.workers[next_worker % config.threads.workers.size()]);
-        cores[t].writer = config.threads.writer.value_or(-1);
-    }
-    return cores;
-}
-
-}  // namespace
-
-namespace {
-
 using Taps = std::vector<std::unique_ptr<TapPipeline>>;
 
 // EAL (when the plan has DPDK ports), then every tap's ports and folders, from the plan.
@@ -183,7 +159,13 @@ void become_run_as_user(const Config& config, const Taps& taps) {
 }
 
 void start_taps(const Config& config, const Taps& taps, Wakeup& tap_finished) {
-    const std::vector<TapCores> cores = assign_cores(config, taps);
+    std::vector<size_t> ports;
+    std::vector<uint32_t> workers;
+    for (const auto& tap : taps) {
+        ports.push_back(tap->port_count());
+        workers.push_back(tap->worker_count());
+    }
+    const std::vector<TapCores> cores = assign_cores(config.threads, ports, workers);
     for (size_t t = 0; t < taps.size(); ++t) {
         taps[t]->start(cores[t], [&tap_finished] { tap_finished.notify(); });
         std::string ports;
@@ -194,6 +176,7 @@ void start_taps(const Config& config, const Taps& taps, Wakeup& tap_finished) {
                  std::to_string(taps[t]->worker_count()) + " workers; files in " +
                  taps[t]->directory().tap_dir());
         for (const std::string& line : taps[t]->queue_mapping()) log_info("tap " + taps[t]->name() + ": " + line);
+        log_info("tap " + taps[t]->name() + ": threads: " + taps[t]->thread_layout());
         for (size_t p = 0; p < taps[t]->port_count(); ++p)
             if (const std::string w = taps[t]->source(p).setup_warning(); !w.empty())
                 log_warning("tap " + taps[t]->name() + ": " + w);

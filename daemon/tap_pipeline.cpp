@@ -179,44 +179,14 @@ void TapPipeline::finish_run() {
 
 void TapPipeline::start(const TapCores& cores, std::function<void()> finished) {
     on_finished_ = std::move(finished);
-    auto core_of = [](const std::vector<int>& list, size_t i) {
-        return i < list.size() ? list[i] : -1;
-    };
+    loops_ = plan_tap_loops(tap_.name, cores, sources_.size(), worker_count(), all_ports_wait_on_fd());
     thread_done_ = std::make_unique<std::atomic<bool>[]>(1 + workers_.size() + rx_pollers_.size());
-    std::atomic<bool>* done = thread_done_.get();
-    // Consumers first, so nothing waits on a thread that does not exist yet.
     janitor_->start();
-    if (const int core = single_core(cores); core >= 0) {
-        threads_.emplace_back([this, done] { run_on_one_core(done); });
-        place_thread(threads_.back(), core, "tap:" + tap_.name);
-        return;
-    }
-    if (all_ports_wait_on_fd() && single_core_or_unpinned(cores)) {
-        // Live libpcap ports: one thread that sleeps in poll() on every port when nothing
-        // arrives, instead of a thread per stage each waking to look (tcpdump's economy).
-        threads_.emplace_back([this, done] { run_on_one_core(done); });
-        place_thread(threads_.back(), -1, "tap:" + tap_.name);
-        return;
-    }
-    threads_.emplace_back([this, done] {
-        writer_->run();
-        finish_run();
-        done[0].store(true, std::memory_order_release);
-    });
-    place_thread(threads_.back(), cores.writer, "writer:" + tap_.name);
-    for (size_t w = 0; w < workers_.size(); ++w) {
-        threads_.emplace_back([this, w, done] {
-            workers_[w]->run();
-            done[1 + w].store(true, std::memory_order_release);
-        });
-        place_thread(threads_.back(), core_of(cores.workers, w), "wk" + std::to_string(w) + ":" + tap_.name);
-    }
-    for (size_t p = 0; p < rx_pollers_.size(); ++p) {
-        threads_.emplace_back([this, p, done] {
-            rx_pollers_[p]->run();
-            done[1 + workers_.size() + p].store(true, std::memory_order_release);
-        });
-        place_thread(threads_.back(), core_of(cores.rx, p), rx_thread_name(p));
+    // Consumers first (the loops are in pipeline order, the writer's last), so nothing waits on
+    // a thread that does not exist yet.
+    for (auto loop = loops_.rbegin(); loop != loops_.rend(); ++loop) {
+        threads_.emplace_back([this, &loop = *loop] { run_loop(loop); });
+        place_thread(threads_.back(), loop->core, loop->name);
     }
 }
 
@@ -246,27 +216,9 @@ std::vector<Heartbeat> TapPipeline::heartbeats() const {
     return beats;
 }
 
-// The core every stage of this tap is pinned to, or -1 when they are not all on one.
-int TapPipeline::single_core(const TapCores& cores) const {
-    const int core = cores.writer;
-    if (core < 0) return -1;
-    for (size_t p = 0; p < rx_pollers_.size(); ++p)
-        if (p >= cores.rx.size() || cores.rx[p] != core) return -1;
-    for (size_t w = 0; w < workers_.size(); ++w)
-        if (w >= cores.workers.size() || cores.workers[w] != core) return -1;
-    return core;
-}
-
 bool TapPipeline::all_ports_wait_on_fd() const {
     for (const auto& source : sources_)
         if (source->wait_fd() < 0) return false;
-    return true;
-}
-
-bool TapPipeline::single_core_or_unpinned(const TapCores& cores) const {
-    if (cores.writer >= 0) return false;
-    for (int c : cores.rx) if (c >= 0) return false;
-    for (int c : cores.workers) if (c >= 0) return false;
     return true;
 }
 
@@ -306,39 +258,58 @@ void TapPipeline::wait_idle(IdleWait& idle) {
             polled[i]->wait_for_packets(std::chrono::microseconds(0));
 }
 
-// Every stage as a task of one loop: in pipeline order, so a burst received in a round is merged
-// and written in the same round, while it is still in cache, with no context switch between.
-void TapPipeline::run_on_one_core(std::atomic<bool>* done) {
-    std::vector<PollStage*> stages;
-    std::vector<size_t> done_index;  // where each stage's heartbeat says it has finished
-    for (size_t p = 0; p < rx_pollers_.size(); ++p) {
-        stages.push_back(rx_pollers_[p].get());
-        done_index.push_back(1 + workers_.size() + p);
+PollStage* TapPipeline::stage(const StageRef& s) const {
+    switch (s.kind) {
+    case StageRef::Kind::rx: return rx_pollers_[s.index].get();
+    case StageRef::Kind::worker: return workers_[s.index].get();
+    case StageRef::Kind::writer: break;
     }
-    for (size_t w = 0; w < workers_.size(); ++w) {
-        stages.push_back(workers_[w].get());
-        done_index.push_back(1 + w);
-    }
-    stages.push_back(writer_.get());
-    done_index.push_back(0);
+    return writer_.get();
+}
 
+// Where each stage's heartbeat says it has finished: the writer, then the workers, then rx.
+size_t TapPipeline::done_index(const StageRef& s) const {
+    switch (s.kind) {
+    case StageRef::Kind::rx: return 1 + workers_.size() + s.index;
+    case StageRef::Kind::worker: return 1 + s.index;
+    case StageRef::Kind::writer: break;
+    }
+    return 0;
+}
+
+void TapPipeline::stage_finished(const StageRef& s) {
+    if (s.kind == StageRef::Kind::writer) finish_run();
+    thread_done_[done_index(s)].store(true, std::memory_order_release);
+}
+
+// A thread's stages as tasks of one loop: in pipeline order, so a burst received in a round is
+// merged and written in the same round, while it is still in cache, with no context switch
+// between. A stage alone on its thread runs its own loop (an rx stage may then sleep on its port).
+void TapPipeline::run_loop(const TapLoop& loop) {
+    if (loop.stages.size() == 1 && !loop.whole_tap) {
+        run_stage(*stage(loop.stages.front()), idle_policy_);
+        stage_finished(loop.stages.front());
+        return;
+    }
+    std::vector<bool> finished(loop.stages.size(), false);
+    size_t running = loop.stages.size();
     IdleWait idle(idle_policy_);
-    std::vector<bool> finished(stages.size(), false);
-    size_t running = stages.size();
     while (running != 0) {
         bool worked = false;
-        for (size_t i = 0; i < stages.size(); ++i) {
+        for (size_t i = 0; i < loop.stages.size(); ++i) {
             if (finished[i]) continue;
-            const StepResult r = stages[i]->step(false);
+            const StepResult r = stage(loop.stages[i])->step(false);
             if (r == StepResult::worked) worked = true;
             if (r != StepResult::finished) continue;
             finished[i] = true;
             --running;
-            if (stages[i] == writer_.get()) finish_run();
-            done[done_index[i]].store(true, std::memory_order_release);
+            stage_finished(loop.stages[i]);
         }
         if (worked) idle.reset();
-        else wait_idle(idle);
+        // Only a loop with every stage may sleep on the ports: another thread feeds this one's
+        // rings otherwise, and a quiet port would hold what it fed for the poll's timeout.
+        else if (loop.whole_tap) wait_idle(idle);
+        else idle.wait();
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "config/plan.hpp"
+#include "config/thread_plan.hpp"
 #include "daemon/watchdog.hpp"
 #include "pipeline/packet_source.hpp"
 #include "rx/rx_poller.hpp"
@@ -25,13 +26,6 @@
 
 namespace taprec {
 
-// Which cores a tap's threads go to; -1 leaves a thread unpinned.
-struct TapCores {
-    std::vector<int> rx;       // per port
-    std::vector<int> workers;  // per worker
-    int writer = -1;
-};
-
 class TapPipeline {
 public:
     // Opens the ports (each with its slice of `plan`) and the output folder and compiles the
@@ -40,8 +34,11 @@ public:
                 const std::atomic<uint64_t>& rotate_generation);
     ~TapPipeline();
 
-    // `finished` is called once, on the writer's thread, after finished() turns true.
+    // Starts the threads plan_tap_loops() lays out (config/thread_plan.hpp). `finished` is
+    // called once, on the writer's thread, after finished() turns true.
     void start(const TapCores& cores, std::function<void()> finished = {});
+    // The threads start() made, in the words --check uses.
+    std::string thread_layout() const { return describe_tap_loops(loops_); }
     // Stop polling the ports; the rest of the pipeline drains on its own.
     void request_stop() noexcept { stop_rx_.store(true, std::memory_order_relaxed); }
     // True once the writer has published its last file.
@@ -65,7 +62,8 @@ public:
 
     // Every counter of the table (stats/counter_table.hpp) as it stands now.
     TapSnapshot snapshot() const;
-    // Every thread start() launched, writer first, then workers, then rx threads.
+    // Every stage's heartbeat, writer first, then workers, then rx (a loop beats for each of its
+    // stages: each step counts).
     std::vector<Heartbeat> heartbeats() const;
 
 private:
@@ -76,12 +74,13 @@ private:
     std::string rx_thread_name(size_t port) const;
     int open_ports(const Config& config, const TapConfig& tap, const TapPlan& plan);
     void open_output(const Config& config);
-    int single_core(const TapCores& cores) const;
     bool all_ports_wait_on_fd() const;
-    bool single_core_or_unpinned(const TapCores& cores) const;
     void wait_idle(IdleWait& idle);
     static constexpr int poll_timeout_ms = 100;  // an idle link wakes the loop 10 times a second
-    void run_on_one_core(std::atomic<bool>* done);
+    PollStage* stage(const StageRef& s) const;
+    size_t done_index(const StageRef& s) const;
+    void stage_finished(const StageRef& s);
+    void run_loop(const TapLoop& loop);
     void finish_run();
 
     TapConfig tap_;
@@ -96,6 +95,7 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<Janitor> janitor_;  // hooks and retention, off the writer thread
     std::unique_ptr<Writer> writer_;
+    std::vector<TapLoop> loops_;  // what start() runs, a thread each
     std::vector<std::thread> threads_;
     // thread_done_[i]: threads_[i] returned from its loop; set by that thread, read by heartbeats().
     std::unique_ptr<std::atomic<bool>[]> thread_done_;

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -11,6 +12,7 @@
 
 #include "config/parse.hpp"
 #include "config/plan.hpp"
+#include "config/thread_plan.hpp"
 #include "config/units.hpp"
 #include "config/validate.hpp"
 
@@ -707,6 +709,9 @@ TEST_CASE("the plan shows every resolved value", "[fast]") {
         "dpdk.mbufs_per_port)\n",
         "  workers         2\n",
         "  rings           4 rx_to_worker and 2 worker_to_writer of 65536 packets\n",
+        // threads.rx [1] serves both ports: their rx stages share core 1 as one loop.
+        "  threads         rxa and rxb as one loop on core 1 (cpu1:uplink); wk0 on core 2 "
+        "(wk0:uplink); wk1 on core 3 (wk1:uplink); writer on core 4 (writer:uplink)\n",
         "  timestamps      auto: the TSC, read per burst and anchored to CLOCK_REALTIME\n",
         "  reorder         200us\n",
         "  files           /var/lib/taprec/uplink/  (in progress: .partial/, index and stats: .meta/)\n",
@@ -775,6 +780,70 @@ TEST_CASE("a live interface: Ethernet is read from the TPACKET_V3 ring, anything
     // with --check inside a namespace).
     CHECK(describe_live_interface("eth1", LiveReader::tpacket_ring, size_t{64} << 20) ==
           "pcap interface eth1 (TPACKET_V3 ring, 64 MiB, read in place)");
+}
+
+TEST_CASE("threads: stages pinned to one core run as one loop there, unpinned ones a thread each",
+          "[fast]") {
+    using Kind = StageRef::Kind;
+    auto names = [](const std::vector<TapLoop>& loops) {
+        std::vector<std::string> out;
+        for (const TapLoop& l : loops) out.push_back(l.name);
+        return out;
+    };
+    // Unpinned, from files: a thread per stage, placed by the scheduler.
+    const TapCores unpinned{{-1, -1}, {-1, -1}, -1};
+    auto loops = plan_tap_loops("t", unpinned, 2, 2, false);
+    CHECK(names(loops) == std::vector<std::string>{"rxa:t", "rxb:t", "wk0:t", "wk1:t", "writer:t"});
+    CHECK(std::none_of(loops.begin(), loops.end(), [](const TapLoop& l) { return l.whole_tap; }));
+    // Unpinned live interfaces: one loop that sleeps on the ports.
+    loops = plan_tap_loops("t", unpinned, 2, 2, true);
+    REQUIRE(loops.size() == 1);
+    CHECK(loops[0].name == "tap:t");
+    CHECK(loops[0].whole_tap);
+    CHECK(loops[0].core == -1);
+    CHECK(loops[0].stages.size() == 5);
+    // All on one core: one loop, pinned, whatever the ports.
+    loops = plan_tap_loops("t", TapCores{{1}, {1}, 1}, 1, 1, false);
+    REQUIRE(loops.size() == 1);
+    CHECK(loops[0].core == 1);
+    CHECK(loops[0].whole_tap);
+    CHECK(describe_tap_loops(loops) == "rxa, wk0 and writer as one loop on core 1 (tap:t)");
+    // rx and worker on core 0, the writer on core 1: two threads, in pipeline order.
+    loops = plan_tap_loops("t", TapCores{{0}, {0}, 1}, 1, 1, true);
+    REQUIRE(loops.size() == 2);
+    CHECK(loops[0].stages == std::vector<StageRef>{{Kind::rx, 0}, {Kind::worker, 0}});
+    CHECK(loops[1].stages == std::vector<StageRef>{{Kind::writer, 0}});
+    CHECK_FALSE(loops[0].whole_tap);  // the writer's thread is fed from elsewhere: no poll() on ports
+    CHECK(describe_tap_loops(loops) == "rxa and wk0 as one loop on core 0 (cpu0:t); writer on core 1 (writer:t)");
+    // Mixed: a pinned stage alone keeps its own name; unpinned ones stay apart.
+    loops = plan_tap_loops("t", TapCores{{0, 1}, {0, -1}, 1}, 2, 2, false);
+    CHECK(names(loops) == std::vector<std::string>{"cpu0:t", "cpu1:t", "wk1:t"});
+    CHECK(loops[1].stages == std::vector<StageRef>{{Kind::rx, 1}, {Kind::writer, 0}});
+
+    // The lists are handed out in order across taps, wrapping.
+    ThreadsConfig threads;
+    threads.rx = {0, 1, 2};
+    threads.workers = {3};
+    threads.writer = 4;
+    const std::vector<TapCores> cores = assign_cores(threads, {2, 2}, {2, 1});
+    CHECK(cores[0].rx == std::vector<int>{0, 1});
+    CHECK(cores[1].rx == std::vector<int>{2, 0});
+    CHECK(cores[0].workers == std::vector<int>{3, 3});
+    CHECK(cores[1].workers == std::vector<int>{3});
+    CHECK(cores[1].writer == 4);
+    CHECK(assign_cores(ThreadsConfig{}, {1}, {1})[0].writer == -1);
+
+    // --check says what the run does (the run logs describe_tap_loops of what it started).
+    const Config c = parse("taps:\n"
+                           "  - name: t\n"
+                           "    a: {driver: pcap, file: /tmp/x.pcap}\n"
+                           "threads: {rx: [0], workers: [0], writer: 1}\n")
+                         .config;
+    std::ostringstream out;
+    print_plan(c, out);
+    INFO(out.str());
+    CHECK(out.str().find("  threads         rxa and wk0 as one loop on core 0 (cpu0:t); writer on core 1 "
+                         "(writer:t)\n") != std::string::npos);
 }
 
 TEST_CASE("user and group: optional, names or ids, shown in the plan", "[fast]") {

@@ -4,7 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <string>
+#include <thread>
 
 #include "daemon_run.hpp"
 
@@ -191,4 +194,53 @@ TEST_CASE("packets out of order in the capture are written, counted late once pe
     CHECK(stats.u64("ports.a.late") == expected_late);
     CHECK(stats.u64("stages.worker.late") + stats.u64("stages.writer.late") == expected_late);
     CHECK(invariant_holds(stats, "a"));
+}
+
+TEST_CASE("stages pinned to one core run as one thread there, as --check says; every packet "
+          "still comes out once, in order", "[fast][e2e]") {
+    TempDir dir;
+    // 1.2 s of traffic replayed in real time: long enough to look at the running threads.
+    const Capture input = retimed(read_capture(test_data("ftp-ipv4.pcap")), 1'700'000'000'000'000'000ull,
+                                  20'000'000);
+    REQUIRE(input.packets.size() >= 60);
+    const std::string capture = dir.path() + "/in.pcap";
+    write_capture(capture, input);
+    const std::string config = dir.path() + "/taprec.yaml";
+    // rx and the worker on core 0 (every machine has it), the writer unpinned.
+    std::string text = file_port_config(capture, dir.path() + "/out", "realtime");
+    text.replace(text.find("threads: {idle: sleep}"), 22, "threads: {rx: [0], workers: [0], idle: sleep}");
+    write_file(config, text);
+    const std::string layout = "rxa and wk0 as one loop on core 0 (cpu0:w); writer unpinned (writer:w)";
+
+    const RunResult check = run_taprec({"--config", config, "--check"});
+    INFO(check.output);
+    CHECK(contains(check.output, "  threads         " + layout + "\n"));
+
+    std::map<std::string, std::string> threads;  // name -> the cores it may run on
+    const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
+        const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+        for (int i = 0; i < 100 && threads.count("cpu0:w") == 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            threads.clear();
+            for (const std::string& tid : list_dir(tasks)) {
+                std::string name = read_file(tasks + "/" + tid + "/comm");
+                if (!name.empty() && name.back() == '\n') name.pop_back();
+                for (const std::string& line : read_lines(tasks + "/" + tid + "/status"))
+                    if (line.starts_with("Cpus_allowed_list:")) threads[name] = line.substr(line.find_last_of(" \t") + 1);
+            }
+        }
+    });
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    CHECK(contains(run.output, "tap w: threads: " + layout));
+    REQUIRE(threads.count("cpu0:w") == 1);
+    CHECK(threads["cpu0:w"] == "0");
+    CHECK(threads.count("writer:w") == 1);
+    CHECK(threads.count("rxa:w") == 0);  // not a thread of its own
+    CHECK(threads.count("wk0:w") == 0);
+
+    const std::vector<Packet> output = published_packets(dir.path() + "/out/w");
+    REQUIRE(output.size() == input.packets.size());
+    CHECK(output == input.packets);
+    check_final_accounting(dir.path() + "/out/w", input.packets.size());
 }

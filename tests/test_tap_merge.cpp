@@ -18,9 +18,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// `threads` with every stage on core 0 makes the tap run as one loop of tasks on that core.
+// `threads` with every stage on core 0 makes the tap run as one loop of tasks on that core; with
+// the writer unpinned, both rx stages and the workers are one loop there and the writer a thread.
 const std::string unpinned = "threads: {idle: sleep}\n";
 const std::string one_core = "threads: {rx: [0], workers: [0], writer: 0, idle: sleep}\n";
+const std::string writer_apart = "threads: {rx: [0], workers: [0], idle: sleep}\n";
 
 std::string tap_config(const std::string& a, const std::string& b, int workers,
                        const std::string& out, const std::string& threads = unpinned) {
@@ -64,7 +66,7 @@ TEST_CASE("both directions of a real capture merge back into the capture", "[fas
                                          "icmp-echo.pcap", "nsec-be-http-loopback.pcap",
                                          "loopback-oversized-frames.pcap", "usec-be-pptp.pcap");
     const int workers = GENERATE(1, 2);
-    const std::string threads = GENERATE(unpinned, one_core);
+    const std::string threads = GENERATE(unpinned, one_core, writer_apart);
     INFO(capture << " with " << workers << " workers, " << threads);
     TempDir dir;
     const Capture original = read_capture(test_data(capture));

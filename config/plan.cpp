@@ -237,7 +237,11 @@ void print_tap(std::ostream& out, const Config& config, const TapPlan& plan, con
     row(out, "rings", std::to_string(plan.workers * plan.ports.size()) + " rx_to_worker and " +
                           std::to_string(plan.workers) + " worker_to_writer of " +
                           std::to_string(plan.ring_capacity) + " packets");
-    row(out, "threads", describe_tap_loops(plan.loops));
+    row(out, "threads", describe_tap_loops(plan.loops) +
+                            (plan.loops_settled_at_start
+                                 ? " (with " + std::to_string(plan.workers) +
+                                       " workers; the run logs the threads for the workers the ports give)"
+                                 : ""));
     row(out, "timestamps", std::string(name_of(tap.timestamps)) + ": " + plan.clock);
     row(out, "reorder", format_duration(tap.reorder_window_ns));
     row(out, "files", plan.directory + "  (in progress: .partial/, index and stats: .meta/)");
@@ -252,7 +256,14 @@ void plan_threads(const Config& config, std::vector<TapPlan>& taps) {
         workers.push_back(tap.workers);
     }
     const std::vector<TapCores> cores = assign_cores(config.threads, ports, workers);
+    bool settled = true;  // every worker count so far is known now
     for (size_t t = 0; t < taps.size(); ++t) {
+        // workers: auto on a NIC: as many as its RSS queues, which only DPDK can say; and the
+        // cores of later taps follow the workers of earlier ones.
+        for (const PortPlan& p : taps[t].ports)
+            if (taps[t].workers_auto && p.config.driver == DriverKind::dpdk && !p.queues_fixed_by_args)
+                settled = false;
+        taps[t].loops_settled_at_start = !settled;
         const bool live = std::all_of(taps[t].ports.begin(), taps[t].ports.end(), [](const PortPlan& p) {
             return p.config.driver == DriverKind::pcap && !p.config.interface.empty();
         });

@@ -81,6 +81,7 @@ struct TapPlan {
     std::string clock;            // where the tap's timestamps come from, in words
     TapQueuePlan queues;          // every RX queue polled and the worker each feeds
     std::vector<TapLoop> loops;   // its threads and their stages (with `workers` workers)
+    bool loops_settled_at_start = false;  // a NIC's queues decide the workers, so the loops
 };
 
 struct DpdkPlan {

@@ -52,7 +52,7 @@ std::vector<TapLoop> plan_tap_loops(const std::string& tap, const TapCores& core
                                     uint32_t workers, bool ports_wait_on_fd);
 
 // "rxa and wk0 as one loop on core 0 (cpu0:t); writer on core 1 (writer:t)": what --check prints
-// and the run logs, with the names top and the watchdog show.
+// and the run logs, with the thread names top shows (the watchdog names stages: rxa:t, wk0:t).
 std::string describe_tap_loops(const std::vector<TapLoop>& loops);
 
 }  // namespace taprec

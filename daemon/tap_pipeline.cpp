@@ -23,16 +23,18 @@
 namespace taprec {
 namespace {
 
+// Pinned first, then named: whoever finds the thread by its name finds it where it stays.
 void place_thread(std::thread& thread, int core, const std::string& name) {
+    if (core >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(core, &set);
+        // Validation checked the core; one taken offline since runs the thread unpinned, said so.
+        if (const int error = pthread_setaffinity_np(thread.native_handle(), sizeof set, &set); error != 0)
+            log_warning("thread " + name + ": cannot pin to core " + std::to_string(core) + ": " +
+                        std::strerror(error) + "; it runs unpinned");
+    }
     pthread_setname_np(thread.native_handle(), name.substr(0, 15).c_str());
-    if (core < 0) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(core, &set);
-    // Validation checked the core; one taken offline since runs the thread unpinned, said so.
-    if (const int error = pthread_setaffinity_np(thread.native_handle(), sizeof set, &set); error != 0)
-        log_warning("thread " + name + ": cannot pin to core " + std::to_string(core) + ": " +
-                    std::strerror(error) + "; it runs unpinned");
 }
 
 uint32_t resolve_workers(const Config& config, const TapConfig& tap, const PacketSource& a) {

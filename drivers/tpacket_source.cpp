@@ -170,6 +170,12 @@ public:
             end_on_socket_error();
     }
 
+    void look_for_error() noexcept override {
+        pollfd pfd{fd_.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+            end_on_socket_error();
+    }
+
     void hand_over_partial_batch() noexcept override {
         // The kernel closes a block with packets in it once the block timeout passes.
         const uint64_t deadline = monotonic_now_ns() + (live_block_timeout_ms + 20) * 1'000'000ull;

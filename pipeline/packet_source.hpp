@@ -65,6 +65,9 @@ public:
     // then the rx thread calls it instead of applying its own idle policy.
     virtual bool can_block() const noexcept { return false; }
     virtual void wait_for_packets(std::chrono::microseconds /*max*/) noexcept {}
+    // Without waiting, what wait_for_packets() would notice besides packets: an interface gone.
+    // For an rx stage that shares its thread's loop with other stages and so never waits here.
+    virtual void look_for_error() noexcept {}
     // A file descriptor that polls readable when packets wait (libpcap live), or -1: lets one
     // thread sleep on every port of a tap at once.
     virtual int wait_fd() const noexcept { return -1; }

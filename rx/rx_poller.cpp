@@ -50,13 +50,15 @@ StepResult RxPoller::step(bool may_block) noexcept {
     // silent direction does not hold the other one back for longer than that.
     if (const uint64_t now = source.idle_clock_ns(); now > setup_.reorder_window_ns)
         publish_watermark(now - setup_.reorder_window_ns);
-    if (may_block && source.can_block()) {
+    if (source.can_block()) {
         // Before a sleep, so an idle port's counters are fresh, but not before every short nap.
         if (const uint64_t now = monotonic_now_ns(); now - refreshed_ns_ >= idle_refresh_ns) {
             refreshed_ns_ = now;
             source.refresh_counters();
+            // Sharing a loop, this stage never waits on the port, where its errors show.
+            if (!may_block) source.look_for_error();
         }
-        source.wait_for_packets(std::chrono::milliseconds(50));
+        if (may_block) source.wait_for_packets(std::chrono::milliseconds(50));
     }
     return StepResult::idle;
 }

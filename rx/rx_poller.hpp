@@ -57,7 +57,7 @@ private:
     bool wait_for_room_;    // not a wire: take a burst only when all of it will fit
     uint16_t queue_count_;
     uint32_t bursts_since_refresh_ = 0;
-    uint64_t refreshed_ns_ = 0;  // monotonic: the last refresh_counters() before a wait
+    uint64_t refreshed_ns_ = 0;  // monotonic: the last refresh_counters() of an idle step
     static constexpr uint64_t idle_refresh_ns = 100'000'000;
     std::array<PacketRef, burst_size> burst_;
     uint64_t watermark_ns_ = 0;

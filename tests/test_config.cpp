@@ -844,6 +844,22 @@ TEST_CASE("threads: stages pinned to one core run as one loop there, unpinned on
     INFO(out.str());
     CHECK(out.str().find("  threads         rxa and wk0 as one loop on core 0 (cpu0:t); writer on core 1 "
                          "(writer:t)\n") != std::string::npos);
+
+    // workers: auto on a NIC: its RSS queues decide the workers at start, so the plan says the
+    // threads it prints hold for the workers it assumed, and the run logs the real ones.
+    const Config nic = parse("taps:\n"
+                             "  - name: n\n"
+                             "    a: {driver: dpdk, device: \"0000:3b:00.0\"}\n"
+                             "threads: {rx: [0], writer: 0}\n")
+                           .config;
+    const RunPlan nic_plan = make_plan(nic, two_cores());
+    CHECK(nic_plan.taps[0].loops_settled_at_start);
+    std::ostringstream nic_out;
+    taprec::print_plan(nic, nic_plan, nic_out);
+    INFO(nic_out.str());
+    CHECK(nic_out.str().find("workers; the run logs the threads for the workers the ports give)\n") !=
+          std::string::npos);
+    CHECK(out.str().find("the run logs the threads") == std::string::npos);
 }
 
 TEST_CASE("user and group: optional, names or ids, shown in the plan", "[fast]") {

@@ -206,11 +206,15 @@ TEST_CASE("stages pinned to one core run as one thread there, as --check says; e
     const std::string capture = dir.path() + "/in.pcap";
     write_capture(capture, input);
     const std::string config = dir.path() + "/taprec.yaml";
-    // rx and the worker on core 0 (every machine has it), the writer unpinned.
+    // rx and the worker on the first core this test may use, the writer unpinned.
+    const std::string cpu = std::to_string(first_allowed_cpu());
     std::string text = file_port_config(capture, dir.path() + "/out", "realtime");
-    text.replace(text.find("threads: {idle: sleep}"), 22, "threads: {rx: [0], workers: [0], idle: sleep}");
+    text.replace(text.find("threads: {idle: sleep}"), 22,
+                 "threads: {rx: [" + cpu + "], workers: [" + cpu + "], idle: sleep}");
     write_file(config, text);
-    const std::string layout = "rxa and wk0 as one loop on core 0 (cpu0:w); writer unpinned (writer:w)";
+    const std::string loop = "cpu" + cpu + ":w";
+    const std::string layout =
+        "rxa and wk0 as one loop on core " + cpu + " (" + loop + "); writer unpinned (writer:w)";
 
     const RunResult check = run_taprec({"--config", config, "--check"});
     INFO(check.output);
@@ -219,7 +223,7 @@ TEST_CASE("stages pinned to one core run as one thread there, as --check says; e
     std::map<std::string, std::string> threads;  // name -> the cores it may run on
     const RunResult run = run_taprec({"--config", config}, [&](pid_t pid) {
         const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-        for (int i = 0; i < 100 && threads.count("cpu0:w") == 0; ++i) {
+        for (int i = 0; i < 100 && threads.count(loop) == 0; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             threads.clear();
             for (const std::string& tid : list_dir(tasks)) {
@@ -233,8 +237,8 @@ TEST_CASE("stages pinned to one core run as one thread there, as --check says; e
     INFO(run.output);
     REQUIRE(run.exit_code == 0);
     CHECK(contains(run.output, "tap w: threads: " + layout));
-    REQUIRE(threads.count("cpu0:w") == 1);
-    CHECK(threads["cpu0:w"] == "0");
+    REQUIRE(threads.count(loop) == 1);
+    CHECK(threads[loop] == cpu);
     CHECK(threads.count("writer:w") == 1);
     CHECK(threads.count("rxa:w") == 0);  // not a thread of its own
     CHECK(threads.count("wk0:w") == 0);

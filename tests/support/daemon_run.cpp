@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -281,6 +282,15 @@ std::string file_port_config(const std::string& capture, const std::string& out,
            "  directory: " + out + "\n" + output_extra +
            "stats:\n"
            "  interval: " + stats_interval + "\n";
+}
+
+int first_allowed_cpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set)) return cpu;
+    return 0;
 }
 
 bool invariant_holds(const Json& stats, const std::string& port) {

@@ -63,6 +63,9 @@ private:
     std::vector<Saved> saved_;
 };
 
+// The lowest-numbered CPU this process may run on: a core a test can pin the daemon's threads to.
+int first_allowed_cpu();
+
 void write_file(const std::string& path, const std::string& text);
 bool contains(const std::string& text, const std::string& part);
 

@@ -296,7 +296,6 @@ struct OneCorePipeline {
             s.snaplen = config.output.snaplen;
             s.link_type = 1;
             s.tcp_flows = config.stats.tcp_flows;
-            s.idle = IdlePolicy::spin;
             worker.push_back(std::make_unique<Worker>(std::move(s)));
         }
         WriterSetup s;
@@ -305,7 +304,6 @@ struct OneCorePipeline {
         s.directory = &directory;
         s.output = config.output;
         s.link_type = 1;
-        s.idle = IdlePolicy::spin;
         s.rotate_generation = &rotate_generation;
         writer = std::make_unique<Writer>(std::move(s));
     }

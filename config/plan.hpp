@@ -81,7 +81,9 @@ struct TapPlan {
     std::string clock;            // where the tap's timestamps come from, in words
     TapQueuePlan queues;          // every RX queue polled and the worker each feeds
     std::vector<TapLoop> loops;   // its threads and their stages (with `workers` workers)
-    bool loops_settled_at_start = false;  // a NIC's queues decide the workers, so the loops
+    // workers: auto on a NIC (here or in an earlier tap): its queues decide the workers at
+    // start, so `loops` holds for `workers` workers and the run logs the real ones.
+    bool loops_settled_at_start = false;
 };
 
 struct DpdkPlan {

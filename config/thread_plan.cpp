@@ -30,6 +30,14 @@ int core_of(const TapCores& cores, const StageRef& s) {
     return cores.writer;
 }
 
+}  // namespace
+
+std::string stage_thread_name(const std::string& tap, const StageRef& stage) {
+    return stage_name(stage) + ":" + tap;
+}
+
+namespace {
+
 std::string listed(const std::vector<StageRef>& stages) {
     std::string text;
     for (size_t i = 0; i < stages.size(); ++i) {
@@ -82,7 +90,7 @@ std::vector<TapLoop> plan_tap_loops(const std::string& tap, const TapCores& core
             }
             loop_of_core[core] = loops.size();
         }
-        loops.push_back(TapLoop{stage_name(s) + ":" + tap, core, {s}, false});
+        loops.push_back(TapLoop{stage_thread_name(tap, s), core, {s}, false});
     }
     return loops;
 }

@@ -47,6 +47,10 @@ struct TapLoop {
     bool whole_tap = false;
 };
 
+// "rxa:T", "wk0:T", "writer:T": a stage's name (its thread's, when it has one to itself; the
+// watchdog's heartbeats always name stages).
+std::string stage_thread_name(const std::string& tap, const StageRef& stage);
+
 // ports_wait_on_fd: every port offers a descriptor to sleep on (live interfaces).
 std::vector<TapLoop> plan_tap_loops(const std::string& tap, const TapCores& cores, size_t ports,
                                     uint32_t workers, bool ports_wait_on_fd);

@@ -145,7 +145,6 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
         setup.link_type = link_type;
         setup.tcp_flows = config.stats.tcp_flows;
         setup.wait_for_room = lossless;
-        setup.idle = config.threads.idle;
         workers_.push_back(std::make_unique<Worker>(std::move(setup)));
     }
     WriterSetup setup;
@@ -154,7 +153,6 @@ TapPipeline::TapPipeline(const Config& config, const TapConfig& tap, const TapPl
     setup.directory = directory_.get();
     setup.output = config.output;
     setup.link_type = link_type;
-    setup.idle = config.threads.idle;
     setup.rotate_generation = &rotate_generation;
     setup.totals_so_far = [this] { return snapshot(); };
     setup.published = [janitor = janitor_.get()](const std::string& path) {
@@ -192,11 +190,6 @@ void TapPipeline::start(const TapCores& cores, std::function<void()> finished) {
     }
 }
 
-// "rxa:uplink": what top, the logs and the watchdog call the rx thread of a port.
-std::string TapPipeline::rx_thread_name(size_t port) const {
-    return std::string("rx") + port_name(port) + ":" + tap_.name;
-}
-
 std::vector<Heartbeat> TapPipeline::heartbeats() const {
     std::vector<Heartbeat> beats;
     if (!thread_done_) return beats;
@@ -209,11 +202,12 @@ std::vector<Heartbeat> TapPipeline::heartbeats() const {
         h.started = h.finished || h.loops != 0;
         beats.push_back(std::move(h));
     };
-    beat("writer:" + tap_.name, 0, writer_->counters().loops);
-    for (size_t w = 0; w < workers_.size(); ++w)
-        beat("wk" + std::to_string(w) + ":" + tap_.name, 1 + w, workers_[w]->counters().loops);
-    for (size_t p = 0; p < rx_pollers_.size(); ++p)
-        beat(rx_thread_name(p), 1 + workers_.size() + p,
+    using Kind = StageRef::Kind;
+    beat(stage_thread_name(tap_.name, {Kind::writer, 0}), 0, writer_->counters().loops);
+    for (uint32_t w = 0; w < workers_.size(); ++w)
+        beat(stage_thread_name(tap_.name, {Kind::worker, w}), 1 + w, workers_[w]->counters().loops);
+    for (uint32_t p = 0; p < rx_pollers_.size(); ++p)
+        beat(stage_thread_name(tap_.name, {Kind::rx, p}), 1 + workers_.size() + p,
              rx_pollers_[p]->counters().loops);
     return beats;
 }
@@ -293,14 +287,16 @@ void TapPipeline::run_loop(const TapLoop& loop) {
         stage_finished(loop.stages.front());
         return;
     }
-    std::vector<bool> finished(loop.stages.size(), false);
-    size_t running = loop.stages.size();
+    std::vector<PollStage*> stages;
+    for (const StageRef& s : loop.stages) stages.push_back(stage(s));
+    std::vector<bool> finished(stages.size(), false);
+    size_t running = stages.size();
     IdleWait idle(idle_policy_);
     while (running != 0) {
         bool worked = false;
-        for (size_t i = 0; i < loop.stages.size(); ++i) {
+        for (size_t i = 0; i < stages.size(); ++i) {
             if (finished[i]) continue;
-            const StepResult r = stage(loop.stages[i])->step(false);
+            const StepResult r = stages[i]->step(false);
             if (r == StepResult::worked) worked = true;
             if (r != StepResult::finished) continue;
             finished[i] = true;

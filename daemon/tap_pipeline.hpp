@@ -71,7 +71,6 @@ private:
     // a worker, or 0).
     uint64_t live_value(CounterId id, size_t index) const;
 
-    std::string rx_thread_name(size_t port) const;
     int open_ports(const Config& config, const TapConfig& tap, const TapPlan& plan);
     void open_output(const Config& config);
     bool all_ports_wait_on_fd() const;

@@ -9,7 +9,6 @@ namespace taprec {
 Worker::Worker(WorkerSetup setup)
     : setup_(std::move(setup)), merge_(setup_.rx_to_worker), estimator_(setup_.tcp_flows) {}
 
-void Worker::run() noexcept { run_stage(*this, setup_.idle); }
 
 StepResult Worker::step(bool) noexcept {
     counters_.loops.add(1);

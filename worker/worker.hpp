@@ -27,17 +27,14 @@ struct WorkerSetup {
     int link_type = 1;                      // DLT_* of the tap's ports, for parsing headers
     uint32_t tcp_flows = 0;                 // TCP loss estimator table size; 0 turns it off
     bool wait_for_room = false;             // the tap replays files at full speed: never drop
-    IdlePolicy idle = IdlePolicy::sleep;
 };
 
 class Worker final : public PollStage {
 public:
     explicit Worker(WorkerSetup setup);
 
-    // The thread body: returns once every input ring has finished and been drained, after
-    // finishing worker_to_writer.
-    void run() noexcept;
-    // One merged burst (see PollStage).
+    // One merged burst (see PollStage); finished once every input ring has finished and been
+    // drained, after finishing worker_to_writer.
     StepResult step(bool may_block) noexcept override;
 
     const WorkerCounters& counters() const noexcept { return counters_; }

@@ -58,7 +58,6 @@ Writer::~Writer() {
     std::free(block_);
 }
 
-void Writer::run() noexcept { run_stage(*this, setup_.idle); }
 
 StepResult Writer::step(bool) noexcept {
     counters_.loops.add(1);

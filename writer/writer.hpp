@@ -29,7 +29,6 @@ struct WriterSetup {
     OutputDirectory* directory = nullptr;
     OutputConfig output;
     int link_type = 1;
-    IdlePolicy idle = IdlePolicy::sleep;
     // 1 MiB (stenotype's block): large enough that write() is never per packet, small enough
     // that one write() does not hold a core that the tap's pollers share for milliseconds.
     size_t block_size = size_t{1} << 20;
@@ -61,11 +60,9 @@ public:
     explicit Writer(WriterSetup setup);
     ~Writer();
 
-    // The thread body: returns once every worker has finished and everything is written and
-    // published. A rotation hands the closed file to the publisher's thread, which syncs,
-    // renames and records it while this one writes the next file.
-    void run() noexcept;
-    // One merged burst written, rotations due done (see PollStage).
+    // One merged burst written, rotations due done (see PollStage); finished once every worker
+    // has finished and everything is written and published. A rotation hands the closed file to
+    // the publisher's thread, which syncs, renames and records it while this one writes the next.
     StepResult step(bool may_block) noexcept override;
 
     const WriterCounters& counters() const noexcept { return counters_; }
